@@ -1,8 +1,177 @@
-//! `HakMem`: placeholder forwarding to the system allocator until the heap lands.
-use std::alloc::{GlobalAlloc, Layout, System};
-/// The global allocator.
+//! [`HakMem`]: the `GlobalAlloc` front door. A thin wrapper over one static
+//! `Heap<OsPages>` (initialised on first use, without allocating) and the
+//! calling thread's [`ThreadCache`](crate::ThreadCache).
+//!
+//! ```no_run
+//! #[global_allocator]
+//! static GLOBAL: hakmem_alloc::HakMem = hakmem_alloc::HakMem;
+//! ```
+//!
+//! Nothing here panics: an impossible or failed request returns null, and
+//! detected misuse (double free, foreign pointer) aborts with one line on
+//! stderr naming the error and the address.
+
+use crate::heap::Heap;
+use crate::platform::OsPages;
+use crate::size_class::class_of;
+use crate::stats::Stats;
+use crate::sync::{AtomicU8, Ordering, UnsafeCell};
+use crate::tcache::tls;
+use core::alloc::{GlobalAlloc, Layout};
+use core::mem::MaybeUninit;
+
+/// The hakmem global allocator. `#[global_allocator] static G: HakMem = HakMem;`
+#[derive(Clone, Copy, Debug, Default)]
 pub struct HakMem;
+
+struct LazyHeap {
+    state: AtomicU8,
+    heap: UnsafeCell<MaybeUninit<Heap<OsPages>>>,
+}
+
+// SAFETY: the heap is written once before `state` becomes READY (Release) and
+// only read after observing READY (Acquire); Heap itself is Sync.
+unsafe impl Sync for LazyHeap {}
+
+const UNINIT: u8 = 0;
+const BUSY: u8 = 1;
+const READY: u8 = 2;
+
+static HEAP: LazyHeap = LazyHeap { state: AtomicU8::new(UNINIT), heap: UnsafeCell::new(MaybeUninit::uninit()) };
+
+/// The process-wide heap behind [`HakMem`].
+#[inline]
+pub fn heap() -> &'static Heap<OsPages> {
+    if HEAP.state.load(Ordering::Acquire) != READY {
+        init_heap();
+    }
+    // SAFETY: READY was observed (here or in init_heap), so the heap is initialised.
+    HEAP.heap.with(|p| unsafe { (*p).assume_init_ref() })
+}
+
+#[cold]
+#[inline(never)]
+fn init_heap() {
+    loop {
+        match HEAP.state.compare_exchange(UNINIT, BUSY, Ordering::Acquire, Ordering::Acquire) {
+            Ok(_) => {
+                let h = Heap::new(OsPages);
+                let stats_at_exit = h.pool().options().stats_at_exit;
+                // SAFETY: BUSY gives this thread exclusive access; nobody reads
+                // the cell before READY.
+                HEAP.heap.with_mut(|p| unsafe { (*p).write(h) });
+                HEAP.state.store(READY, Ordering::Release);
+                if stats_at_exit {
+                    crate::platform::on_process_exit(print_stats_at_exit);
+                }
+                return;
+            }
+            Err(READY) => return,
+            Err(_) => crate::sync::spin_loop(),
+        }
+    }
+}
+
+extern "C" fn print_stats_at_exit() {
+    crate::stats::print(&heap().stats());
+}
+
+unsafe extern "C" fn on_thread_exit(_: *mut libc::c_void) {
+    let tc = tls::cache();
+    // SAFETY: the exit hook runs on the exiting thread, which holds no other
+    // reference to its cache at this point.
+    heap().thread_exit(unsafe { &mut *tc });
+    tls::mark_unregistered();
+}
+
+#[cold]
+#[inline(never)]
+fn alloc_small_slow(c: usize) -> *mut u8 {
+    tls::ensure_registered(on_thread_exit);
+    // SAFETY: no other reference to this thread's cache is live (the caller
+    // dropped its use before calling; registration may re-enter and finish).
+    heap().refill(unsafe { &mut *tls::cache() }, c)
+}
+
+#[cold]
+#[inline(never)]
+fn free_small_slow(c: usize) {
+    tls::ensure_registered(on_thread_exit);
+    // SAFETY: as in alloc_small_slow.
+    heap().drain(unsafe { &mut *tls::cache() }, c)
+}
+
+// SAFETY: every block returned is valid for its layout until freed, distinct
+// from all other live blocks (slabs hand each block to one cache at a time),
+// and aligned as asked (see size_class and large); failures return null.
 unsafe impl GlobalAlloc for HakMem {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 { System.alloc(l) }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) { System.dealloc(p, l) }
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if let Some(c) = class_of(layout.size(), layout.align()) {
+            // SAFETY: the thread's cache, used only for the duration of this call.
+            let p = unsafe { (*tls::cache()).pop(c) };
+            if !p.is_null() {
+                return p;
+            }
+            return alloc_small_slow(c);
+        }
+        heap().alloc(&mut crate::ThreadCache::new(), layout)
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(c) = class_of(layout.size(), layout.align()) {
+            // SAFETY: caller contract: `ptr` is a live block of class c from us.
+            if unsafe { (*tls::cache()).push(c, ptr) } {
+                free_small_slow(c);
+            }
+            return;
+        }
+        // SAFETY: caller contract; large blocks never touch the cache.
+        unsafe { heap().dealloc(&mut crate::ThreadCache::new(), ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if class_of(layout.size(), layout.align()).is_none() {
+            return heap().alloc_zeroed(&mut crate::ThreadCache::new(), layout);
+        }
+        // SAFETY: forwarding our own contract.
+        let p = unsafe { self.alloc(layout) };
+        if !p.is_null() {
+            // SAFETY: fresh block of at least layout.size() bytes.
+            unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        tls::ensure_registered(on_thread_exit);
+        // SAFETY: caller contract forwarded; the cache reference lives only
+        // for this call and nothing below re-enters the global allocator.
+        unsafe { heap().realloc(&mut *tls::cache(), ptr, layout, new_size) }
+    }
+}
+
+impl HakMem {
+    /// Statistics of the global heap.
+    pub fn stats() -> Stats {
+        heap().stats()
+    }
+
+    /// Print the statistics of the global heap to stderr.
+    pub fn print_stats() {
+        crate::stats::print(&heap().stats());
+    }
+
+    /// Give retained memory (cached SuperSlabs and large mappings) back to the OS now.
+    pub fn trim() {
+        heap().trim();
+    }
+
+    /// Flush the calling thread's cache now (what thread exit does).
+    pub fn flush_thread_cache() {
+        // SAFETY: no other reference to this thread's cache is live here.
+        heap().thread_exit(unsafe { &mut *tls::cache() });
+    }
 }

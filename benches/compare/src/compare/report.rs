@@ -1,0 +1,540 @@
+//! Statistics and tables of a `compare` run: medians, ranges, the hakmem
+//! ratios and the floor ratios per case and entrant, rendered as a text
+//! table (stdout), markdown (`compare.md`) and CSV (`compare.csv` for the
+//! summary, `compare-runs.csv` for every child run).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use super::runner::RunResult;
+use super::{svg, Case, Entrant};
+use crate::dispatch::Alloc;
+
+/// Facts about the run, printed above the tables.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    /// `--quick` was given.
+    pub quick: bool,
+    /// Runs per case and entrant.
+    pub runs: usize,
+    /// Total wall time.
+    pub wall: Duration,
+    /// `/proc/loadavg` (1-minute) before and after.
+    pub load_before: String,
+    /// See `load_before`.
+    pub load_after: String,
+    /// The arguments `compare` was given.
+    pub command: String,
+}
+
+/// Every child result, by case and entrant.
+pub struct Results {
+    cases: Vec<Case>,
+    entrants: Vec<Entrant>,
+    /// `runs[case][entrant]`: (run index, result).
+    runs: Vec<Vec<Vec<(usize, RunResult)>>>,
+}
+
+impl Results {
+    /// Empty results for `cases` x `entrants`.
+    pub fn new(cases: &[Case], entrants: &[Entrant]) -> Results {
+        Results {
+            cases: cases.to_vec(),
+            entrants: entrants.to_vec(),
+            runs: vec![vec![Vec::new(); entrants.len()]; cases.len()],
+        }
+    }
+
+    /// Stores one child result.
+    pub fn record(&mut self, case: usize, entrant: Entrant, run: usize, r: RunResult) {
+        let e = self
+            .entrants
+            .iter()
+            .position(|&x| x == entrant)
+            .expect("known entrant");
+        self.runs[case][e].push((run, r));
+    }
+
+    /// Number of failed child runs.
+    pub fn failures(&self) -> usize {
+        self.runs
+            .iter()
+            .flatten()
+            .flatten()
+            .filter(|(_, r)| r.error.is_some())
+            .count()
+    }
+
+    /// Medians and ratios.
+    pub fn summarise(&self) -> Summary {
+        let mut rows = Vec::new();
+        for (ci, case) in self.cases.iter().enumerate() {
+            let stat = |e: usize| -> Option<Stat> {
+                let runs = &self.runs[ci][e];
+                (!runs.is_empty()).then(|| Stat::of(runs))
+            };
+            let index_of = |x: Entrant| self.entrants.iter().position(|&e| e == x);
+            let hakmem = index_of(Entrant::Alloc(Alloc::Hakmem)).and_then(stat);
+            let floor = index_of(Entrant::Floor).and_then(stat);
+            for (ei, &entrant) in self.entrants.iter().enumerate() {
+                let Some(s) = stat(ei) else { continue };
+                let hakmem_over = match (&hakmem, entrant) {
+                    (Some(h), Entrant::Alloc(a)) if a != Alloc::Hakmem => ratio(h.median, s.median),
+                    _ => None,
+                };
+                let over_floor = match (&floor, entrant) {
+                    (Some(f), Entrant::Alloc(_)) => ratio(s.median, f.median),
+                    _ => None,
+                };
+                rows.push(Row {
+                    case: case.clone(),
+                    entrant,
+                    stat: s,
+                    hakmem_over,
+                    over_floor,
+                });
+            }
+        }
+        Summary { rows }
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// Statistics of one case on one entrant, over its successful runs.
+#[derive(Debug, Clone)]
+pub struct Stat {
+    /// Successful runs.
+    pub ok: usize,
+    /// All runs.
+    pub total: usize,
+    /// Median ops/s.
+    pub median: Option<f64>,
+    /// Slowest run.
+    pub min: Option<f64>,
+    /// Fastest run.
+    pub max: Option<f64>,
+    /// Median peak RSS, KiB.
+    pub rss_kib: Option<f64>,
+    /// Distinct failure reasons.
+    pub errors: Vec<String>,
+}
+
+impl Stat {
+    fn of(runs: &[(usize, RunResult)]) -> Stat {
+        let ok: Vec<&RunResult> = runs
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| r.error.is_none())
+            .collect();
+        let ops: Vec<f64> = ok.iter().map(|r| r.ops_per_sec).collect();
+        let mut errors: Vec<String> = runs.iter().filter_map(|(_, r)| r.error.clone()).collect();
+        errors.sort();
+        errors.dedup();
+        Stat {
+            ok: ok.len(),
+            total: runs.len(),
+            median: median(ops.clone()),
+            min: ops.iter().copied().reduce(f64::min),
+            max: ops.iter().copied().reduce(f64::max),
+            rss_kib: median(ok.iter().map(|r| r.peak_rss_kib as f64).collect()),
+            errors,
+        }
+    }
+}
+
+/// One report row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The case.
+    pub case: Case,
+    /// Who ran it.
+    pub entrant: Entrant,
+    /// Its statistics.
+    pub stat: Stat,
+    /// hakmem median / this median (> 1: hakmem faster); peers only.
+    pub hakmem_over: Option<f64>,
+    /// This median / floor median; fixed-size cases only.
+    pub over_floor: Option<f64>,
+}
+
+/// All rows, case-major.
+pub struct Summary {
+    /// The rows.
+    pub rows: Vec<Row>,
+}
+
+impl Summary {
+    /// The median of `entrant` on case `id`.
+    pub fn median(&self, id: &str, entrant: Entrant) -> Option<f64> {
+        self.rows
+            .iter()
+            .find(|r| r.case.id == id && r.entrant == entrant)
+            .and_then(|r| r.stat.median)
+    }
+
+    /// Case ids in order.
+    pub fn case_ids(&self) -> Vec<&'static str> {
+        let mut ids: Vec<&'static str> = Vec::new();
+        for r in &self.rows {
+            if !ids.contains(&r.case.id) {
+                ids.push(r.case.id);
+            }
+        }
+        ids
+    }
+}
+
+/// Formats a rate: `12.35M`, `850.2k`, `950`.
+pub fn fmt_rate(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{:.2}G", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// Formats KiB as MiB.
+pub fn fmt_mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map_or_else(|| "—".to_string(), f)
+}
+
+fn fmt_ratio(r: f64) -> String {
+    format!("{r:.2}x")
+}
+
+const DETAIL_HEADERS: [&str; 8] = [
+    "case",
+    "allocator",
+    "median ops/s",
+    "min–max ops/s",
+    "hakmem/this",
+    "this/floor",
+    "peak RSS",
+    "runs ok",
+];
+
+fn detail_rows(s: &Summary) -> Vec<Vec<String>> {
+    s.rows
+        .iter()
+        .map(|r| {
+            let st = &r.stat;
+            let range = match (st.min, st.max) {
+                (Some(a), Some(b)) => format!("{}–{}", fmt_rate(a), fmt_rate(b)),
+                _ => "—".into(),
+            };
+            let mut runs = format!("{}/{}", st.ok, st.total);
+            if let Some(e) = st.errors.first() {
+                runs.push_str(&format!(" FAIL: {e}"));
+            }
+            vec![
+                r.case.id.to_string(),
+                r.entrant.name().to_string(),
+                opt(st.median, fmt_rate),
+                range,
+                opt(r.hakmem_over, fmt_ratio),
+                opt(r.over_floor, fmt_ratio),
+                opt(st.rss_kib, |k| fmt_mib(k as u64)),
+                runs,
+            ]
+        })
+        .collect()
+}
+
+/// The per-case summary: hakmem's median and its ratio to every peer.
+fn headline(s: &Summary) -> (Vec<String>, Vec<Vec<String>>) {
+    let peers: Vec<Entrant> = {
+        let mut v = Vec::new();
+        for r in &s.rows {
+            if matches!(r.entrant, Entrant::Alloc(a) if a != Alloc::Hakmem)
+                && !v.contains(&r.entrant)
+            {
+                v.push(r.entrant);
+            }
+        }
+        v
+    };
+    let mut headers = vec!["case".to_string(), "hakmem ops/s".to_string()];
+    headers.extend(peers.iter().map(|p| format!("vs {}", p.name())));
+    headers.push("vs floor".into());
+    let rows = s
+        .case_ids()
+        .into_iter()
+        .map(|id| {
+            let h = s.median(id, Entrant::Alloc(Alloc::Hakmem));
+            let mut row = vec![id.to_string(), opt(h, fmt_rate)];
+            for &p in &peers {
+                row.push(opt(ratio(h, s.median(id, p)), fmt_ratio));
+            }
+            row.push(opt(ratio(h, s.median(id, Entrant::Floor)), fmt_ratio));
+            row
+        })
+        .collect();
+    (headers, rows)
+}
+
+fn text_table(headers: &[String], rows: &[Vec<String>]) -> String {
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain(std::iter::once(headers[i].chars().count()))
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..headers.len()).map(width).collect();
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i] - c.chars().count();
+            if i < 2 {
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad));
+            } else {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            }
+            s.push_str("  ");
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers);
+    out.push_str(&line(
+        &widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>(),
+    ));
+    let mut last_case = String::new();
+    for r in rows {
+        if !last_case.is_empty() && r[0] != last_case && rows.len() > 12 {
+            out.push('\n');
+        }
+        last_case = r[0].clone();
+        out.push_str(&line(r));
+    }
+    out
+}
+
+fn md_table(headers: &[String], rows: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n", headers.join(" | "));
+    let aligns: Vec<&str> = (0..headers.len())
+        .map(|i| if i < 2 { "---" } else { "---:" })
+        .collect();
+    out.push_str(&format!("| {} |\n", aligns.join(" | ")));
+    for r in rows {
+        out.push_str(&format!("| {} |\n", r.join(" | ")));
+    }
+    out
+}
+
+fn owned(h: &[&str]) -> Vec<String> {
+    h.iter().map(|s| s.to_string()).collect()
+}
+
+/// The stdout report.
+pub fn text(s: &Summary, meta: &Meta) -> String {
+    let (hh, hr) = headline(s);
+    format!(
+        "\n{} runs per cell{}, {:.0} s, load {} -> {}. Ratios > 1: hakmem faster.\n\n{}\n{}",
+        meta.runs,
+        if meta.quick { " (quick)" } else { "" },
+        meta.wall.as_secs_f64(),
+        meta.load_before,
+        meta.load_after,
+        text_table(&hh, &hr),
+        text_table(&owned(&DETAIL_HEADERS), &detail_rows(s)),
+    )
+}
+
+/// The markdown report.
+fn markdown(s: &Summary, meta: &Meta) -> String {
+    let (hh, hr) = headline(s);
+    let mut md = String::from("# hakmem vs peers\n\n");
+    let _ = writeln!(
+        md,
+        "`compare {}` — {} runs per cell{}, interleaved; {:.0} s wall; {} CPUs; \
+         load average {} before, {} after; written {}.\n",
+        meta.command,
+        meta.runs,
+        if meta.quick { " (quick sizes)" } else { "" },
+        meta.wall.as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        meta.load_before,
+        meta.load_after,
+        utc_now(),
+    );
+    md.push_str(
+        "Throughput is ops/s (higher is better), median over runs. `hakmem/this` > 1 means \
+         hakmem is faster than that allocator; `this/floor` is the share of the fast-path \
+         limit reached (fixed-size cases). Peak RSS is the child's `ru_maxrss`.\n\n## Summary\n\n",
+    );
+    md.push_str(&md_table(&hh, &hr));
+    md.push_str("\n## Detail\n\n");
+    md.push_str(&md_table(&owned(&DETAIL_HEADERS), &detail_rows(s)));
+    md.push_str("\n## Cases\n\n");
+    for id in s.case_ids() {
+        if let Some(r) = s.rows.iter().find(|r| r.case.id == id) {
+            let _ = writeln!(md, "- `{id}`: `{}`", r.case.command());
+        }
+    }
+    md.push_str("\n![throughput normalised to system](compare.svg)\n");
+    md
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or(String::new(), |x| format!("{x:.4}"))
+}
+
+fn summary_csv(s: &Summary) -> String {
+    let mut out = String::from(
+        "case,workload,args,allocator,runs_ok,runs,median_ops_per_sec,min_ops_per_sec,\
+         max_ops_per_sec,hakmem_over_this,this_over_floor,median_peak_rss_kib,errors\n",
+    );
+    for r in &s.rows {
+        let st = &r.stat;
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.case.id,
+            r.case.workload,
+            csv_field(&r.case.args.join(" ")),
+            r.entrant.name(),
+            st.ok,
+            st.total,
+            num(st.median),
+            num(st.min),
+            num(st.max),
+            num(r.hakmem_over),
+            num(r.over_floor),
+            num(st.rss_kib),
+            csv_field(&st.errors.join("; ")),
+        );
+    }
+    out
+}
+
+fn runs_csv(res: &Results) -> String {
+    let mut out = String::from("case,allocator,run,ops_per_sec,secs,peak_rss_kib,error\n");
+    for (ci, case) in res.cases.iter().enumerate() {
+        for (ei, e) in res.entrants.iter().enumerate() {
+            for (run, r) in &res.runs[ci][ei] {
+                let _ = writeln!(
+                    out,
+                    "{},{},{},{:.1},{:.6},{},{}",
+                    case.id,
+                    e.name(),
+                    run + 1,
+                    r.ops_per_sec,
+                    r.secs,
+                    r.peak_rss_kib,
+                    csv_field(r.error.as_deref().unwrap_or("")),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Writes compare.md, compare.csv, compare-runs.csv and compare.svg.
+pub fn write_all(dir: &Path, res: &Results, s: &Summary, meta: &Meta) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let files = [
+        ("compare.md", markdown(s, meta)),
+        ("compare.csv", summary_csv(s)),
+        ("compare-runs.csv", runs_csv(res)),
+        ("compare.svg", svg::chart(s, meta)),
+    ];
+    for (name, body) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, body).map_err(|e| format!("write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The 1-minute load average, or `?`.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(String::from))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The current UTC time as `YYYY-MM-DD HH:MM UTC`.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_odd_even() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+    }
+
+    #[test]
+    fn rates_format() {
+        assert_eq!(fmt_rate(12_345_678.0), "12.35M");
+        assert_eq!(fmt_rate(850_200.0), "850.2k");
+        assert_eq!(fmt_rate(950.0), "950");
+    }
+
+    #[test]
+    fn csv_quotes() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("plain"), "plain");
+    }
+}

@@ -1,0 +1,167 @@
+//! Runs one case on one entrant as a child process and collects its
+//! throughput (from the `RESULT` line), its peak RSS (from `wait4`'s
+//! rusage) and how it failed, if it did (exit status, signal, time limit).
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::{Case, Entrant};
+use crate::dispatch::{self, Alloc};
+use crate::measure::parse_result_line;
+
+/// What one child run produced.
+#[derive(Debug, Clone, Default)]
+pub struct RunResult {
+    /// Throughput from the `RESULT` line (0 on failure).
+    pub ops_per_sec: f64,
+    /// Timed seconds from the `RESULT` line.
+    pub secs: f64,
+    /// Peak resident set size of the child, KiB (`ru_maxrss`).
+    pub peak_rss_kib: u64,
+    /// Why the run does not count, if it does not.
+    pub error: Option<String>,
+}
+
+/// The child's exit as `wait4` reported it.
+struct Exit {
+    status: libc::c_int,
+    rusage: libc::rusage,
+}
+
+/// Blocks in `wait4` until `pid` ends.
+fn wait_for(pid: libc::pid_t) -> Result<Exit, String> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data, so all-zero is a valid value.
+    let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `status` and `rusage` are valid for writes; `pid` is our
+        // own unreaped child.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut rusage) };
+        if rc == pid {
+            return Ok(Exit { status, rusage });
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("wait4: {err}"));
+        }
+    }
+}
+
+fn signal_name(sig: libc::c_int) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGFPE => "SIGFPE",
+        _ => "signal",
+    }
+}
+
+/// Reads a pipe to its end on a helper thread.
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut p) = pipe {
+            let mut bytes = Vec::new();
+            let _ = p.read_to_end(&mut bytes);
+            s = String::from_utf8_lossy(&bytes).into_owned();
+        }
+        s
+    })
+}
+
+/// Runs `case` on `entrant` with `exe --child ...`, killing it after
+/// `timeout`.
+pub fn run_child(exe: &Path, case: &Case, entrant: Entrant, timeout: Duration) -> RunResult {
+    let (workload, alloc) = match entrant {
+        Entrant::Alloc(a) => (case.workload, a),
+        // The floor never calls the allocator; the system one runs the rest.
+        Entrant::Floor => ("floor", Alloc::System),
+    };
+    let spawned = Command::new(exe)
+        .arg("--child")
+        .arg(workload)
+        .args(&case.args)
+        .arg("--alloc")
+        .arg(alloc.name())
+        .env(dispatch::ENV_VAR, alloc.name())
+        .env_remove("HAKMEM_BENCH_REEXEC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            return RunResult {
+                error: Some(format!("spawn {}: {e}", exe.display())),
+                ..RunResult::default()
+            }
+        }
+    };
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(wait_for(pid));
+    });
+    let mut timed_out = false;
+    let exit = match rx.recv_timeout(timeout) {
+        Ok(e) => e,
+        Err(_) => {
+            timed_out = true;
+            // SAFETY: `pid` is our child and not reaped yet (the waiter has
+            // not reported), so the id cannot belong to another process.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            rx.recv()
+                .unwrap_or_else(|_| Err("waiter thread vanished".into()))
+        }
+    };
+    // `wait4` reaped the child; `Child` has no destructor that waits.
+    drop(child);
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    let exit = match exit {
+        Ok(e) => e,
+        Err(e) => {
+            return RunResult {
+                error: Some(e),
+                ..RunResult::default()
+            }
+        }
+    };
+    let mut result = RunResult {
+        peak_rss_kib: u64::try_from(exit.rusage.ru_maxrss).unwrap_or(0),
+        ..RunResult::default()
+    };
+    let st = exit.status;
+    let last_err = stderr.lines().last().unwrap_or("").trim().to_string();
+    result.error = if timed_out {
+        Some(format!("timeout after {} s", timeout.as_secs()))
+    } else if libc::WIFSIGNALED(st) {
+        let sig = libc::WTERMSIG(st);
+        Some(
+            format!("{} ({sig}) {last_err}", signal_name(sig))
+                .trim()
+                .to_string(),
+        )
+    } else if libc::WEXITSTATUS(st) != 0 {
+        Some(format!("exit {}: {last_err}", libc::WEXITSTATUS(st)))
+    } else {
+        match stdout.lines().find_map(parse_result_line) {
+            Some((ops, secs)) => {
+                result.ops_per_sec = ops;
+                result.secs = secs;
+                None
+            }
+            None => Some("no RESULT line in output".into()),
+        }
+    };
+    result
+}

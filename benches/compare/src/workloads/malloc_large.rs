@@ -1,0 +1,65 @@
+//! `malloc-large`: large blocks (64 KiB..=4 MiB, random) in a working set of
+//! WS slots; each iteration frees a random slot's block and allocates a new
+//! one, writing one byte per 4 KiB page of it, as a program that uses its
+//! buffers would. Rewards allocators that reuse large blocks instead of
+//! mapping and faulting in fresh memory every time. ops = allocations +
+//! frees.
+
+use super::{alloc_block, free_block, positive, touch, Workload};
+use crate::cli::Args;
+use crate::measure::{run_threads, Outcome};
+use crate::rng::Rng;
+
+/// The workload entry.
+pub const WORKLOAD: Workload = Workload {
+    name: "malloc-large",
+    usage: "[--iters 2000] [--ws 20] [--min 65536] [--max 4194304] [--page 4096 (0: no writes)] [--seed 42]",
+    about: "random 64 KiB..4 MiB blocks in a working set of 20, one write per page",
+    run,
+    uses_allocator: true,
+};
+
+fn run(mut args: Args) -> Result<Outcome, String> {
+    let iters: usize = args.take_or("iters", 2000)?;
+    let ws = positive("--ws", args.take_or("ws", 20)?)?;
+    let min = positive("--min", args.take_or("min", 64 * 1024)?)?;
+    let max: usize = args.take_or("max", 4 * 1024 * 1024)?;
+    let page: usize = args.take_or("page", 4096)?;
+    let seed: u64 = args.take_or("seed", 42)?;
+    args.finish()?;
+    if max < min {
+        return Err("--max must be >= --min".into());
+    }
+    Ok(run_threads(1, |_| {
+        let mut rng = Rng::new(seed, 0);
+        let mut slots: Vec<(*mut u8, usize)> = vec![(std::ptr::null_mut(), 0); ws];
+        let mut ops = 0u64;
+        for _ in 0..iters {
+            let slot = &mut slots[rng.below(ws)];
+            if !slot.0.is_null() {
+                // SAFETY: the slot holds a live block of `slot.1` bytes.
+                unsafe { free_block(slot.0, slot.1) };
+                ops += 1;
+            }
+            let size = rng.range(min, max);
+            // SAFETY: kept in the slot, freed later with the same size.
+            let p = unsafe { alloc_block(size) };
+            if page > 0 {
+                for off in (0..size).step_by(page) {
+                    // SAFETY: `off < size`, inside the live block.
+                    unsafe { touch(p.add(off), 1) };
+                }
+            }
+            *slot = (p, size);
+            ops += 1;
+        }
+        for &(p, size) in &slots {
+            if !p.is_null() {
+                // SAFETY: live block, freed once.
+                unsafe { free_block(p, size) };
+                ops += 1;
+            }
+        }
+        ops
+    }))
+}

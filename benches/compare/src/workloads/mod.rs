@@ -1,0 +1,129 @@
+//! The workload registry: every benchmark body, by name, plus the raw block
+//! helpers they share. `bench_fixed_size`, `bench_random_mixed`, `workloads`
+//! and `compare --child` all run workloads through [`run_program`].
+//!
+//! Conventions: a workload reads its parameters from [`Args`], rejects
+//! leftovers with [`Args::finish`], times only the measured part and returns
+//! an [`Outcome`] whose `ops` are allocations + frees (see each module for
+//! exceptions). Blocks are allocated through the global allocator (the
+//! runtime [`crate::dispatch::Dispatch`]) with alignment [`ALIGN`].
+
+use std::alloc::Layout;
+
+use crate::cli::Args;
+use crate::dispatch::Alloc;
+use crate::measure::{self, Outcome};
+
+pub mod cache_scratch;
+pub mod fixed;
+pub mod floor;
+pub mod larson;
+pub mod malloc_large;
+pub mod random_mixed;
+pub mod realloc_growth;
+pub mod xmalloc;
+
+/// Alignment of every block the workloads request (that of `u64`/`usize`).
+pub const ALIGN: usize = 8;
+
+/// One runnable workload.
+pub struct Workload {
+    /// Name on the command line.
+    pub name: &'static str,
+    /// Argument synopsis.
+    pub usage: &'static str,
+    /// One-line description.
+    pub about: &'static str,
+    /// The body: parses its arguments, runs, returns what it measured.
+    pub run: fn(Args) -> Result<Outcome, String>,
+    /// False for `floor`, which never calls the allocator under test.
+    pub uses_allocator: bool,
+}
+
+/// Every workload, in report order.
+pub const WORKLOADS: &[Workload] = &[
+    fixed::WORKLOAD,
+    floor::WORKLOAD,
+    random_mixed::WORKLOAD,
+    xmalloc::WORKLOAD,
+    larson::WORKLOAD,
+    cache_scratch::WORKLOAD,
+    malloc_large::WORKLOAD,
+    realloc_growth::WORKLOAD,
+];
+
+/// Looks a workload up by name.
+pub fn find(name: &str) -> Option<&'static Workload> {
+    WORKLOADS.iter().find(|w| w.name == name)
+}
+
+/// The usage text listing every workload.
+pub fn usage() -> String {
+    let mut s = String::from("workloads (all take [--alloc hakmem|system|mimalloc|jemalloc]):\n");
+    for w in WORKLOADS {
+        s.push_str(&format!("  {} {}\n      {}\n", w.name, w.usage, w.about));
+    }
+    s
+}
+
+/// Runs workload `name` with `args` on allocator `alloc` and prints the
+/// result lines.
+pub fn run_program(name: &str, args: Args, alloc: Alloc) -> Result<(), String> {
+    let w = find(name).ok_or_else(|| format!("unknown workload {name:?}\n{}", usage()))?;
+    let outcome = (w.run)(args)?;
+    measure::report(name, w.uses_allocator.then_some(alloc), outcome);
+    Ok(())
+}
+
+/// The layout of a workload block of `size` bytes.
+#[inline(always)]
+pub fn layout(size: usize) -> Layout {
+    match Layout::from_size_align(size.max(1), ALIGN) {
+        Ok(l) => l,
+        Err(_) => panic!("block size {size} too large"),
+    }
+}
+
+/// Allocates `size` bytes through the global allocator; aborts on failure.
+///
+/// # Safety
+/// The block must later be freed with [`free_block`] and the same `size`.
+#[inline(always)]
+pub unsafe fn alloc_block(size: usize) -> *mut u8 {
+    let l = layout(size);
+    // SAFETY: `l` has a non-zero size.
+    let p = unsafe { std::alloc::alloc(l) };
+    if p.is_null() {
+        std::alloc::handle_alloc_error(l);
+    }
+    p
+}
+
+/// Frees a block from [`alloc_block`].
+///
+/// # Safety
+/// `p` must come from `alloc_block(size)` (on any thread) and not be freed yet.
+#[inline(always)]
+pub unsafe fn free_block(p: *mut u8, size: usize) {
+    // SAFETY: the caller guarantees `p` was allocated with `layout(size)`.
+    unsafe { std::alloc::dealloc(p, layout(size)) }
+}
+
+/// Writes `v` to `p` so that the store cannot be optimised away.
+///
+/// # Safety
+/// `p` must be valid for a one-byte write.
+#[inline(always)]
+pub unsafe fn touch(p: *mut u8, v: u8) {
+    // SAFETY: the caller guarantees `p` is writable.
+    unsafe { p.write_volatile(v) }
+}
+
+/// Checks that a count parameter is positive.
+pub fn positive(name: &str, v: usize) -> Result<usize, String> {
+    if v == 0 {
+        Err(format!("{name} must be > 0"))
+    } else {
+        Ok(v)
+    }
+}

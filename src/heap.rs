@@ -1,0 +1,556 @@
+//! `Heap<P: PageSource>`: the whole allocator as a plain value.
+//!
+//! It owns the shared [`Pool`], the [`Large`] manager and the list of slabs
+//! abandoned by exited threads. Threads talk to it through their own
+//! [`ThreadCache`]. The global allocator ([`crate::HakMem`]) is one static
+//! `Heap<OsPages>` plus a thread-local cache; tests, loom/shuttle models and
+//! fuzzers build a fresh `Heap<MockPages>` and run the same code.
+//!
+//! Slow paths live here: refilling a cache bin from the thread's slabs
+//! (current slab, then partially free ones, then full ones that received
+//! remote frees, then abandoned ones, then the pool), and draining a bin back
+//! to slabs (locally owned ones directly, others through their remote list),
+//! releasing slabs that become empty, which is what feeds Stage 1.
+
+use crate::config::SLAB_SIZE;
+use crate::large::Large;
+use crate::options::Options;
+use crate::platform::PageSource;
+use crate::pool::Pool;
+use crate::size_class::{class_of, class_size, NUM_CLASSES};
+use crate::slab::{Block, ListTag, Slab};
+use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
+use crate::tcache::{ClassSlabs, ThreadCache};
+use core::alloc::Layout;
+use core::ptr::null;
+
+/// How many full slabs a refill inspects for remote frees before asking the pool.
+const FULL_SCAN: usize = 16;
+/// Bytes a cache bin may hold before draining (capped by the drain interval).
+const BIN_BYTES: usize = 256 << 10;
+
+struct Abandoned {
+    heads: [*const Slab; NUM_CLASSES],
+}
+
+// SAFETY: the slab pointers refer to registry records that outlive the heap's
+// users; they are only followed under the mutex.
+unsafe impl Send for Abandoned {}
+
+/// The allocator state.
+pub struct Heap<P: PageSource> {
+    pool: Pool<P>,
+    large: Large,
+    abandoned: Mutex<Abandoned>,
+    abandoned_n: AtomicUsize,
+    next_id: AtomicUsize,
+    drain_interval: u32,
+    #[cfg(feature = "stats")]
+    pub(crate) counters: crate::stats::Counters,
+}
+
+// SAFETY: shared state is atomics, the Sync pool, or behind mutexes.
+unsafe impl<P: PageSource> Sync for Heap<P> {}
+// SAFETY: the heap owns its memory.
+unsafe impl<P: PageSource + Send> Send for Heap<P> {}
+
+// Owner-side slab lists (doubly linked through the slabs' owner-only links).
+// SAFETY (all three): the caller owns every slab on the list and `s`.
+unsafe fn list_push(head: &mut *const Slab, s: &Slab, tag: ListTag) {
+    // SAFETY: caller owns `s` and the list.
+    unsafe {
+        s.local(|l| {
+            l.prev = null();
+            l.next = *head;
+            l.list = tag;
+        });
+        if let Some(h) = head.as_ref() {
+            h.local(|l| l.prev = s);
+        }
+    }
+    *head = s;
+}
+
+unsafe fn list_remove(head: &mut *const Slab, s: &Slab) {
+    // SAFETY: caller owns `s`, its neighbours and the list.
+    unsafe {
+        let (p, n) = s.local(|l| (l.prev, l.next));
+        match p.as_ref() {
+            None => *head = n,
+            Some(p) => p.local(|l| l.next = n),
+        }
+        if let Some(n) = n.as_ref() {
+            n.local(|l| l.prev = p);
+        }
+        s.local(|l| {
+            l.prev = null();
+            l.next = null();
+            l.list = ListTag::None;
+        });
+    }
+}
+
+// The full list also keeps its tail, so a refill can rotate it in O(1).
+// SAFETY (both): the caller owns `s` and every slab on `cs`'s lists.
+unsafe fn full_push(cs: &mut ClassSlabs, s: &Slab) {
+    // SAFETY: caller contract.
+    unsafe { list_push(&mut cs.full, s, ListTag::Full) };
+    if cs.full_tail.is_null() {
+        cs.full_tail = s;
+    }
+}
+
+unsafe fn full_remove(cs: &mut ClassSlabs, s: &Slab) {
+    if core::ptr::eq(cs.full_tail, s) {
+        // SAFETY: caller contract.
+        cs.full_tail = unsafe { s.local(|l| l.prev) };
+    }
+    // SAFETY: caller contract.
+    unsafe { list_remove(&mut cs.full, s) };
+}
+
+impl<P: PageSource> Heap<P> {
+    /// A heap on `pages` with options from the `HAKMEM_*` environment.
+    pub fn new(pages: P) -> Self {
+        Self::with_options(pages, Options::from_env())
+    }
+
+    /// A heap with explicit options.
+    pub fn with_options(pages: P, opts: Options) -> Self {
+        Heap {
+            pool: Pool::new(pages, opts),
+            large: Large::new(),
+            abandoned: Mutex::new(Abandoned { heads: [null(); NUM_CLASSES] }),
+            abandoned_n: AtomicUsize::new(0),
+            next_id: AtomicUsize::new(1),
+            drain_interval: opts.drain_interval.max(2),
+            #[cfg(feature = "stats")]
+            counters: crate::stats::Counters::new(),
+        }
+    }
+
+    /// The shared pool.
+    pub fn pool(&self) -> &Pool<P> {
+        &self.pool
+    }
+
+    /// The shared pool, mutably (model builds use it to pick a Stage 1 variant).
+    pub fn pool_mut(&mut self) -> &mut Pool<P> {
+        &mut self.pool
+    }
+
+    /// The page source.
+    pub fn pages(&self) -> &P {
+        self.pool.pages()
+    }
+
+    /// The large-block manager.
+    pub fn large(&self) -> &Large {
+        &self.large
+    }
+
+    /// Allocate. Null when out of memory or the layout cannot be served.
+    #[inline]
+    pub fn alloc(&self, tc: &mut ThreadCache, layout: Layout) -> *mut u8 {
+        match class_of(layout.size(), layout.align()) {
+            Some(c) => {
+                let p = tc.pop(c);
+                if !p.is_null() {
+                    return p;
+                }
+                self.refill(tc, c)
+            }
+            None => self.alloc_large(layout, false),
+        }
+    }
+
+    /// Allocate zeroed memory.
+    #[inline]
+    pub fn alloc_zeroed(&self, tc: &mut ThreadCache, layout: Layout) -> *mut u8 {
+        if class_of(layout.size(), layout.align()).is_none() {
+            // Fresh OS mappings are already zero: no memset for them.
+            return self.alloc_large(layout, true);
+        }
+        let p = self.alloc(tc, layout);
+        if !p.is_null() {
+            // SAFETY: `p` is a fresh block of at least layout.size() bytes.
+            unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
+        }
+        p
+    }
+
+    /// Free.
+    ///
+    /// # Safety
+    /// `p` was returned by this heap for `layout` and is not used afterwards;
+    /// `tc` is only ever used with this heap.
+    #[inline]
+    pub unsafe fn dealloc(&self, tc: &mut ThreadCache, p: *mut u8, layout: Layout) {
+        match class_of(layout.size(), layout.align()) {
+            // SAFETY: caller contract: `p` is a block of class c.
+            Some(c) => unsafe {
+                if tc.push(c, p) {
+                    self.drain(tc, c);
+                }
+            },
+            // SAFETY: caller contract: `p` is a large block of ours.
+            None => unsafe { self.free_large(p) },
+        }
+    }
+
+    /// Resize, keeping the prefix. Null on failure (the old block stays valid).
+    ///
+    /// # Safety
+    /// As [`Heap::dealloc`] for `p`/`layout`; `new_size` rounded up to
+    /// `layout.align()` must not overflow `isize`.
+    pub unsafe fn realloc(&self, tc: &mut ThreadCache, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let align = layout.align();
+        let old_c = class_of(layout.size(), align);
+        let new_c = class_of(new_size, align);
+        match (old_c, new_c) {
+            (Some(a), Some(b)) if a == b => return p,
+            (None, None) => {
+                // SAFETY: `p` is a live large block with this alignment.
+                let q = unsafe { self.large.realloc(self.pool.pages(), p, new_size, align) };
+                if !q.is_null() {
+                    return q;
+                }
+            }
+            _ => {}
+        }
+        let Ok(nl) = Layout::from_size_align(new_size, align) else { return core::ptr::null_mut() };
+        let q = self.alloc(tc, nl);
+        if !q.is_null() {
+            // SAFETY: both blocks are live, distinct, and at least this long.
+            unsafe {
+                core::ptr::copy_nonoverlapping(p, q, layout.size().min(new_size));
+                self.dealloc(tc, p, layout);
+            }
+        }
+        q
+    }
+
+    /// Usable size of a block allocated with `layout`.
+    ///
+    /// # Safety
+    /// `p` is a live block of this heap allocated with `layout`.
+    pub unsafe fn usable_size(&self, p: *mut u8, layout: Layout) -> usize {
+        match class_of(layout.size(), layout.align()) {
+            Some(c) => class_size(c),
+            // SAFETY: caller contract.
+            None => unsafe { Large::usable_size(p) },
+        }
+    }
+
+    #[cold]
+    fn alloc_large(&self, layout: Layout, zero: bool) -> *mut u8 {
+        let p = self.large.alloc(self.pool.pages(), layout.size(), layout.align(), zero);
+        #[cfg(feature = "stats")]
+        if !p.is_null() {
+            self.counters.large_alloc();
+        }
+        p
+    }
+
+    #[cold]
+    unsafe fn free_large(&self, p: *mut u8) {
+        if self.pool.lookup(p).is_some() {
+            crate::out::fatal("free of a small block with a large layout", p);
+        }
+        // SAFETY: caller contract.
+        unsafe { self.large.free(self.pool.pages(), p) };
+    }
+
+    fn init_cache(&self, tc: &mut ThreadCache) {
+        if tc.id != 0 {
+            debug_assert_eq!(tc.heap, self as *const Self as usize, "a ThreadCache was used with two heaps");
+            return;
+        }
+        tc.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        tc.heap = self as *const Self as usize;
+        for (c, bin) in tc.bins.iter_mut().enumerate() {
+            bin.limit = ((BIN_BYTES / class_size(c)) as u32).clamp(8, self.drain_interval.max(8));
+        }
+    }
+
+    /// Refill bin `c` and return one block (null when out of memory).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn refill(&self, tc: &mut ThreadCache, c: usize) -> *mut u8 {
+        self.init_cache(tc);
+        #[cfg(feature = "stats")]
+        self.counters.flush(tc);
+        let want = (tc.bins[c].limit / 2).max(1);
+        loop {
+            let cur = tc.slabs[c].current;
+            // SAFETY: slabs on this cache's lists are owned by it.
+            if let Some(s) = unsafe { cur.as_ref() } {
+                // SAFETY: owned slab.
+                let (head, n) = unsafe { s.take(want) };
+                if n > 0 {
+                    let bin = &mut tc.bins[c];
+                    // SAFETY: `head` starts a chain of `n` free blocks.
+                    bin.head = unsafe { (*head).next };
+                    bin.count += n - 1;
+                    #[cfg(feature = "stats")]
+                    {
+                        tc.counts[c][0] += 1;
+                    }
+                    return head.cast();
+                }
+                tc.slabs[c].current = null();
+                // SAFETY: owned slab, exhausted: park it on the full list.
+                unsafe { full_push(&mut tc.slabs[c], s) };
+            }
+            let next = self.next_slab(tc, c);
+            if next.is_null() {
+                return core::ptr::null_mut();
+            }
+            // SAFETY: next_slab returns a slab owned by `tc` and on no list.
+            unsafe { (*next).local(|l| l.list = ListTag::Current) };
+            tc.slabs[c].current = next;
+        }
+    }
+
+    /// Find the next slab to allocate from for class `c`, owned by `tc`, on no list.
+    fn next_slab(&self, tc: &mut ThreadCache, c: usize) -> *const Slab {
+        let cs = &mut tc.slabs[c];
+        // SAFETY (block): every slab reached through cs is owned by tc.
+        unsafe {
+            if let Some(s) = cs.partial.as_ref() {
+                list_remove(&mut cs.partial, s);
+                return s;
+            }
+            // Full slabs that got blocks back from other threads.
+            let mut s = cs.full;
+            let mut seen = 0;
+            while let Some(r) = s.as_ref() {
+                if seen == FULL_SCAN {
+                    break;
+                }
+                if !r.remote.is_empty() {
+                    full_remove(cs, r);
+                    r.collect_remote();
+                    return r;
+                }
+                s = r.local(|l| l.next);
+                seen += 1;
+            }
+            // Rotate so the next scan looks at older slabs: [h..prev][s..tail] -> [s..tail][h..prev].
+            if seen == FULL_SCAN && !s.is_null() {
+                let prev = (*s).local(|l| l.prev);
+                let (h, t) = (cs.full, cs.full_tail);
+                (*prev).local(|l| l.next = null());
+                (*s).local(|l| l.prev = null());
+                (*t).local(|l| l.next = h);
+                (*h).local(|l| l.prev = t);
+                cs.full = s;
+                cs.full_tail = prev;
+            }
+        }
+        if let Some(s) = self.adopt(tc.id, c) {
+            return s;
+        }
+        match self.pool.acquire(c) {
+            Some(a) => {
+                let s = self.pool.slab(a.meta, a.slot);
+                // SAFETY: just acquired: we own the slot.
+                unsafe { s.init(&a, c, tc.id) };
+                s
+            }
+            None => null(),
+        }
+    }
+
+    fn adopt(&self, id: usize, c: usize) -> Option<&Slab> {
+        if self.abandoned_n.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut ab = lock(&self.abandoned);
+        // SAFETY: abandoned slabs are owned by the lock holder.
+        let s = unsafe { ab.heads[c].as_ref()? };
+        // SAFETY: as above.
+        unsafe {
+            ab.heads[c] = s.local(|l| l.next);
+            s.local(|l| {
+                l.next = null();
+                l.list = ListTag::None;
+            });
+        }
+        s.set_owner(id);
+        drop(ab);
+        self.abandoned_n.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: now owned by `id`.
+        unsafe { s.collect_remote() };
+        Some(s)
+    }
+
+    /// Drain bin `c` down to half its limit, returning blocks to their slabs.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn drain(&self, tc: &mut ThreadCache, c: usize) {
+        self.init_cache(tc);
+        #[cfg(feature = "stats")]
+        self.counters.flush(tc);
+        let bin = &mut tc.bins[c];
+        if bin.count < bin.limit {
+            return;
+        }
+        let keep = bin.limit / 2;
+        let mut rest = bin.head;
+        let mut last: *mut Block = core::ptr::null_mut();
+        for _ in 0..keep {
+            last = rest;
+            // SAFETY: bin holds `count` linked blocks, keep < count.
+            rest = unsafe { (*rest).next };
+        }
+        match unsafe { last.as_mut() } {
+            // SAFETY: `last` is a block on the bin.
+            Some(l) => l.next = core::ptr::null_mut(),
+            None => bin.head = core::ptr::null_mut(),
+        }
+        bin.count = keep;
+        self.return_chain(tc, rest);
+    }
+
+    fn return_chain(&self, tc: &mut ThreadCache, mut b: *mut Block) {
+        while !b.is_null() {
+            // SAFETY: `b` is a free block of ours taken off a bin.
+            let next = unsafe { (*b).next };
+            self.return_block(tc, b);
+            b = next;
+        }
+    }
+
+    fn return_block(&self, tc: &mut ThreadCache, b: *mut Block) {
+        let Some((m, slot)) = self.pool.lookup(b.cast()) else {
+            crate::out::fatal("free of a pointer not allocated by hakmem", b.cast());
+        };
+        let s = self.pool.slab(m, slot);
+        if s.owner() != tc.id {
+            // SAFETY: we give the block up to its slab's remote list.
+            unsafe { s.remote.push(b) };
+            return;
+        }
+        // SAFETY: we own this slab.
+        unsafe {
+            let used = s.free_local(b);
+            let (list, class) = s.local(|l| (l.list, l.class as usize));
+            let cs = &mut tc.slabs[class];
+            if used == 0 && list != ListTag::Current {
+                match list {
+                    ListTag::Full => full_remove(cs, s),
+                    ListTag::Partial => list_remove(&mut cs.partial, s),
+                    _ => {}
+                }
+                self.release_slab(s);
+            } else if list == ListTag::Full {
+                full_remove(cs, s);
+                list_push(&mut cs.partial, s, ListTag::Partial);
+            }
+        }
+    }
+
+    /// Hand an empty, owned, unlisted slab back to the pool.
+    ///
+    /// # Safety
+    /// Caller owns `s`, which holds no live block and is on no list.
+    unsafe fn release_slab(&self, s: &Slab) {
+        // SAFETY: owned.
+        let (meta, slot, class) = unsafe { s.local(|l| (l.meta, l.slot, l.class as usize)) };
+        s.set_owner(0);
+        self.pool.release(meta, slot, class);
+    }
+
+    /// Flush a cache whose thread is exiting: every cached block goes back to
+    /// its slab, empty slabs go back to the pool, and slabs that still hold
+    /// live blocks are abandoned for other threads to adopt. The cache can be
+    /// used again afterwards (it gets a new id).
+    #[cold]
+    pub fn thread_exit(&self, tc: &mut ThreadCache) {
+        if tc.id == 0 {
+            return;
+        }
+        #[cfg(feature = "stats")]
+        self.counters.flush(tc);
+        for c in 0..NUM_CLASSES {
+            let head = core::mem::replace(&mut tc.bins[c].head, core::ptr::null_mut());
+            tc.bins[c].count = 0;
+            self.return_chain(tc, head);
+        }
+        for c in 0..NUM_CLASSES {
+            let cs = tc.slabs[c];
+            for head in [cs.current, cs.partial, cs.full] {
+                let mut s = head;
+                // SAFETY: all slabs on our lists are ours.
+                while let Some(r) = unsafe { s.as_ref() } {
+                    // SAFETY: owned.
+                    unsafe {
+                        s = r.local(|l| l.next);
+                        r.local(|l| {
+                            l.prev = null();
+                            l.next = null();
+                            l.list = ListTag::None;
+                        });
+                        r.collect_remote();
+                        if r.local(|l| l.used) == 0 {
+                            self.release_slab(r);
+                        } else {
+                            self.abandon(r, c);
+                        }
+                    }
+                }
+            }
+            tc.slabs[c].current = null();
+            tc.slabs[c].partial = null();
+            tc.slabs[c].full = null();
+            tc.slabs[c].full_tail = null();
+        }
+        for bin in &mut tc.bins {
+            bin.limit = 0;
+        }
+        tc.id = 0;
+    }
+
+    /// # Safety
+    /// Caller owns `s`, which is on no list.
+    unsafe fn abandon(&self, s: &Slab, c: usize) {
+        s.set_owner(0);
+        let mut ab = lock(&self.abandoned);
+        // SAFETY: the lock now guards the slab's owner-only state.
+        unsafe {
+            s.local(|l| {
+                l.next = ab.heads[c];
+                l.list = ListTag::Abandoned;
+            })
+        };
+        ab.heads[c] = s;
+        drop(ab);
+        self.abandoned_n.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Slabs currently abandoned by exited threads.
+    pub fn abandoned_slabs(&self) -> usize {
+        self.abandoned_n.load(Ordering::Relaxed)
+    }
+
+    /// Give retained memory back to the OS now (cached SuperSlabs and large mappings).
+    pub fn trim(&self) {
+        self.pool.trim();
+        self.large.trim(self.pool.pages());
+    }
+
+    /// Whether `p` points into a live SuperSlab of this heap.
+    pub fn owns_small(&self, p: *const u8) -> bool {
+        self.pool.lookup(p).is_some()
+    }
+
+    /// Slab size (re-exported for tests).
+    pub const SLAB_SIZE: usize = SLAB_SIZE;
+}
+
+impl<P: PageSource> Drop for Heap<P> {
+    fn drop(&mut self) {
+        self.large.trim(self.pool.pages());
+    }
+}

@@ -1,0 +1,246 @@
+//! Blocks above the largest size class: straight from the page source, one
+//! mapping each, with a header page in front of the payload that records the
+//! mapping, and a small cache of recently freed mappings so that workloads
+//! cycling through large buffers do not pay a syscall per call.
+//!
+//! Layout of one large block (`off = max(PAGE, align)`):
+//! `[ ... | header (last PAGE before payload) | payload ... ]`, mapping aligned
+//! to `max(PAGE, align)`, payload at `base + off`.
+
+use crate::config::PAGE_SIZE;
+use crate::platform::PageSource;
+use crate::sync::{lock, AtomicU64, Mutex, Ordering};
+
+const MAGIC: usize = 0x4841_4b4d_4c52_4745; // "HAKMLRGE"
+const DEAD: usize = 0x4841_4b4d_4445_4144; // "HAKMDEAD"
+const CACHE_SLOTS: usize = 16;
+const CACHE_MAX_BYTES: usize = 64 << 20;
+const CACHE_MAX_ONE: usize = 16 << 20;
+
+#[repr(C)]
+struct Header {
+    magic: usize,
+    base: *mut u8,
+    len: usize,
+    size: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Cached {
+    base: *mut u8,
+    len: usize,
+}
+
+struct Cache {
+    e: [Cached; CACHE_SLOTS],
+    n: usize,
+    bytes: usize,
+}
+
+// SAFETY: the cached mappings are owned by the cache and used under its lock.
+unsafe impl Send for Cache {}
+
+/// Large-block manager.
+pub struct Large {
+    cache: Mutex<Cache>,
+    live_bytes: AtomicU64,
+    mapped_bytes: AtomicU64,
+}
+
+fn layout_of(size: usize, align: usize) -> Option<(usize, usize)> {
+    let off = align.max(PAGE_SIZE);
+    let len = off.checked_add(size)?.checked_next_multiple_of(PAGE_SIZE)?;
+    (len <= isize::MAX as usize).then_some((off, len))
+}
+
+impl Large {
+    /// An empty manager.
+    pub fn new() -> Self {
+        Self {
+            cache: Mutex::new(Cache { e: [Cached { base: core::ptr::null_mut(), len: 0 }; CACHE_SLOTS], n: 0, bytes: 0 }),
+            live_bytes: AtomicU64::new(0),
+            mapped_bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// Bytes requested by live large blocks, and bytes mapped for large blocks.
+    pub fn bytes(&self) -> (u64, u64) {
+        (self.live_bytes.load(Ordering::Relaxed), self.mapped_bytes.load(Ordering::Relaxed))
+    }
+
+    /// Allocate `size` bytes at `align`; zeroed if `zero`. Null on failure.
+    #[cold]
+    pub fn alloc<P: PageSource>(&self, pages: &P, size: usize, align: usize, zero: bool) -> *mut u8 {
+        let Some((off, len)) = layout_of(size, align) else { return core::ptr::null_mut() };
+        let (base, map_len, fresh) = match self.cache_take(len, off) {
+            Some(c) => (c.base, c.len, false),
+            None => {
+                let p = pages.map(len, off);
+                if p.is_null() {
+                    return p;
+                }
+                self.mapped_bytes.fetch_add(len as u64, Ordering::Relaxed);
+                (p, len, true)
+            }
+        };
+        // SAFETY: [base, base+map_len) is a mapping we own; off >= PAGE so the
+        // header page lies inside it, before the payload.
+        unsafe {
+            let payload = base.add(off);
+            let h = payload.sub(PAGE_SIZE).cast::<Header>();
+            h.write(Header { magic: MAGIC, base, len: map_len, size });
+            if zero && !fresh {
+                core::ptr::write_bytes(payload, 0, size);
+            }
+            self.live_bytes.fetch_add(size as u64, Ordering::Relaxed);
+            payload
+        }
+    }
+
+    fn cache_take(&self, len: usize, align: usize) -> Option<Cached> {
+        let mut c = lock(&self.cache);
+        let n = c.n;
+        let i = (0..n).rev().find(|&i| {
+            let e = c.e[i];
+            e.len >= len && e.len <= len * 2 && (e.base as usize) % align == 0
+        })?;
+        let e = c.e[i];
+        c.e.copy_within(i + 1..n, i);
+        c.n -= 1;
+        c.bytes -= e.len;
+        Some(e)
+    }
+
+    /// Header of a large block, validated.
+    ///
+    /// # Safety
+    /// `p` must be a pointer this manager returned (else the check may fault).
+    unsafe fn header(p: *mut u8) -> *mut Header {
+        if p as usize % PAGE_SIZE != 0 {
+            crate::out::fatal("free of a pointer that is not an allocation", p);
+        }
+        // SAFETY: per the caller, the page before `p` is our header page.
+        let h = unsafe { p.sub(PAGE_SIZE).cast::<Header>() };
+        // SAFETY: as above.
+        let magic = unsafe { (*h).magic };
+        if magic != MAGIC {
+            crate::out::fatal(if magic == DEAD { "double free detected" } else { "free of a pointer that is not an allocation" }, p);
+        }
+        h
+    }
+
+    /// Usable size of a live large block.
+    ///
+    /// # Safety
+    /// `p` was returned by [`Large::alloc`] and not freed.
+    pub unsafe fn usable_size(p: *mut u8) -> usize {
+        // SAFETY: caller contract.
+        unsafe {
+            let h = Self::header(p);
+            (*h).base as usize + (*h).len - p as usize
+        }
+    }
+
+    /// Free a large block.
+    ///
+    /// # Safety
+    /// `p` was returned by [`Large::alloc`] on this manager and is not used afterwards.
+    #[cold]
+    pub unsafe fn free<P: PageSource>(&self, pages: &P, p: *mut u8) {
+        // SAFETY: caller contract.
+        let h = unsafe { Self::header(p) };
+        // SAFETY: `h` is our validated header.
+        let (base, len, size) = unsafe { ((*h).base, (*h).len, (*h).size) };
+        // SAFETY: as above; marking it catches a second free while cached.
+        unsafe { (*h).magic = DEAD };
+        self.live_bytes.fetch_sub(size as u64, Ordering::Relaxed);
+        if len <= CACHE_MAX_ONE {
+            let mut c = lock(&self.cache);
+            if c.n == CACHE_SLOTS || c.bytes + len > CACHE_MAX_BYTES {
+                if c.n > 0 {
+                    let old = c.e[0];
+                    let n = c.n;
+                    c.e.copy_within(1..n, 0);
+                    c.n -= 1;
+                    c.bytes -= old.len;
+                    self.mapped_bytes.fetch_sub(old.len as u64, Ordering::Relaxed);
+                    // SAFETY: cached mappings are whole and unreferenced.
+                    unsafe { pages.unmap(old.base, old.len) };
+                }
+            }
+            if c.n < CACHE_SLOTS && c.bytes + len <= CACHE_MAX_BYTES {
+                let n = c.n;
+                c.e[n] = Cached { base, len };
+                c.n += 1;
+                c.bytes += len;
+                return;
+            }
+        }
+        self.mapped_bytes.fetch_sub(len as u64, Ordering::Relaxed);
+        // SAFETY: the whole mapping of a block the caller gave up.
+        unsafe { pages.unmap(base, len) };
+    }
+
+    /// Resize a large block in place or by remapping. Null if not possible
+    /// (the block is then unchanged and the caller copies).
+    ///
+    /// # Safety
+    /// `p` was returned by [`Large::alloc`] with alignment `align` and is live.
+    #[cold]
+    pub unsafe fn realloc<P: PageSource>(&self, pages: &P, p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
+        // SAFETY: caller contract.
+        let h = unsafe { Self::header(p) };
+        // SAFETY: validated header.
+        let (base, len, size) = unsafe { ((*h).base, (*h).len, (*h).size) };
+        let off = p as usize - base as usize;
+        let Some(need) = off.checked_add(new_size).and_then(|n| n.checked_next_multiple_of(PAGE_SIZE)) else {
+            return core::ptr::null_mut();
+        };
+        if need <= len && need * 2 >= len {
+            // SAFETY: validated header of a live block.
+            unsafe { (*h).size = new_size };
+            self.live_bytes.fetch_add(new_size as u64, Ordering::Relaxed);
+            self.live_bytes.fetch_sub(size as u64, Ordering::Relaxed);
+            return p;
+        }
+        if align > PAGE_SIZE {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: base/len is the block's whole live mapping.
+        let nb = unsafe { pages.remap(base, len, need) };
+        if nb.is_null() {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: the remapped range holds the header page at offset off - PAGE.
+        unsafe {
+            let np = nb.add(off);
+            let nh = np.sub(PAGE_SIZE).cast::<Header>();
+            (*nh).base = nb;
+            (*nh).len = need;
+            (*nh).size = new_size;
+            self.live_bytes.fetch_add(new_size as u64, Ordering::Relaxed);
+            self.live_bytes.fetch_sub(size as u64, Ordering::Relaxed);
+            self.mapped_bytes.fetch_add(need as u64, Ordering::Relaxed);
+            self.mapped_bytes.fetch_sub(len as u64, Ordering::Relaxed);
+            np
+        }
+    }
+
+    /// Unmap every cached mapping.
+    pub fn trim<P: PageSource>(&self, pages: &P) {
+        let mut c = lock(&self.cache);
+        for e in &c.e[..c.n] {
+            self.mapped_bytes.fetch_sub(e.len as u64, Ordering::Relaxed);
+            // SAFETY: cached mappings are whole and unreferenced.
+            unsafe { pages.unmap(e.base, e.len) };
+        }
+        c.n = 0;
+        c.bytes = 0;
+    }
+}
+
+impl Default for Large {
+    fn default() -> Self {
+        Self::new()
+    }
+}

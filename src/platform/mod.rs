@@ -1,0 +1,62 @@
+//! Platform layer: the [`PageSource`] trait through which every byte of memory
+//! (SuperSlabs, metadata, large blocks) is obtained, and the few process
+//! services the allocator needs (environment, stderr, thread-exit hook, clock).
+//!
+//! No other module calls the OS. [`OsPages`] is the production source (libc
+//! `mmap`/`munmap`/`madvise`/`mremap`); [`MockPages`] is a heap-backed source
+//! for tests, models and miri that also checks every SuperSlab access against
+//! its set of live mappings, so "a retired SuperSlab is never touched" is an
+//! assertion rather than a hope.
+
+mod mock;
+#[cfg(unix)]
+mod unix;
+
+pub use mock::MockPages;
+#[cfg(unix)]
+pub use unix::{getenv, now_ns, on_process_exit, register_thread_exit, resident_bytes, write_stderr, OsPages};
+
+/// A source of zeroed, page-aligned memory.
+///
+/// # Safety
+/// Implementations must return memory that is zeroed, aligned as asked,
+/// exclusively owned by the caller until passed back to `unmap`, and never
+/// obtained through Rust's global allocator (the allocator may *be* the global
+/// allocator).
+pub unsafe trait PageSource: Sync {
+    /// Map `len` bytes (a multiple of the page size), aligned to `align` (a power
+    /// of two, at least the page size), zero-filled. Null on failure.
+    fn map(&self, len: usize, align: usize) -> *mut u8;
+
+    /// Give a mapping back.
+    ///
+    /// # Safety
+    /// `ptr`/`len` must be exactly a mapping returned by `map` (or `remap`) of
+    /// this source, not yet unmapped, and nothing may touch it afterwards.
+    unsafe fn unmap(&self, ptr: *mut u8, len: usize);
+
+    /// Return the physical pages of a range to the OS; it reads as zero later.
+    ///
+    /// # Safety
+    /// The range must lie inside a live mapping of this source and hold no data
+    /// anyone still needs.
+    unsafe fn purge(&self, ptr: *mut u8, len: usize);
+
+    /// Resize a mapping, moving it if needed; null if unsupported or failed (the
+    /// old mapping is then untouched).
+    ///
+    /// # Safety
+    /// `ptr`/`old_len` must be a live mapping of this source.
+    unsafe fn remap(&self, _ptr: *mut u8, _old_len: usize, _new_len: usize) -> *mut u8 {
+        core::ptr::null_mut()
+    }
+
+    /// Checking hook called before the pool hands out a slab at `ptr`: a checking
+    /// source panics if the range is not inside a live mapping. The OS source
+    /// does nothing.
+    #[inline(always)]
+    fn check_mapped(&self, _ptr: *const u8, _len: usize) {}
+
+    /// A monotonic clock in nanoseconds (drives the purge delay).
+    fn now_ns(&self) -> u64;
+}

@@ -1,0 +1,189 @@
+//! Unix platform: `mmap`-backed [`OsPages`] and process services, all through
+//! `libc` and none of them allocating.
+
+use super::PageSource;
+use crate::config::PAGE_SIZE;
+use core::ffi::CStr;
+use crate::sync::unmodeled::{AtomicU8, Ordering};
+use core::ptr::null_mut;
+
+/// Production page source: anonymous private mappings from the kernel.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsPages;
+
+fn mmap_anon(len: usize) -> *mut u8 {
+    // SAFETY: an anonymous private mapping at a kernel-chosen address aliases
+    // nothing; failure is reported as MAP_FAILED and handled below.
+    let p = unsafe {
+        libc::mmap(
+            null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        null_mut()
+    } else {
+        p.cast()
+    }
+}
+
+// SAFETY: mmap memory is zeroed, aligned as requested (trimmed below), owned by
+// the caller and never comes from the Rust global allocator.
+unsafe impl PageSource for OsPages {
+    fn map(&self, len: usize, align: usize) -> *mut u8 {
+        debug_assert!(len % PAGE_SIZE == 0 && align.is_power_of_two());
+        if align <= PAGE_SIZE {
+            return mmap_anon(len);
+        }
+        // Over-map by `align` and trim both ends to get an aligned range.
+        let Some(total) = len.checked_add(align) else { return null_mut() };
+        let raw = mmap_anon(total);
+        if raw.is_null() {
+            return raw;
+        }
+        let start = raw as usize;
+        let aligned = (start + align - 1) & !(align - 1);
+        let head = aligned - start;
+        let tail = total - head - len;
+        // SAFETY: both trimmed pieces lie inside the mapping made just above
+        // and are outside the range handed out.
+        unsafe {
+            if head > 0 {
+                libc::munmap(raw.cast(), head);
+            }
+            if tail > 0 {
+                libc::munmap((aligned + len) as *mut libc::c_void, tail);
+            }
+        }
+        aligned as *mut u8
+    }
+
+    unsafe fn unmap(&self, ptr: *mut u8, len: usize) {
+        // SAFETY: caller passes a whole live mapping of ours (trait contract).
+        unsafe { libc::munmap(ptr.cast(), len) };
+    }
+
+    unsafe fn purge(&self, ptr: *mut u8, len: usize) {
+        // SAFETY: range inside a live private anonymous mapping (trait
+        // contract); MADV_DONTNEED makes it read back as zero.
+        unsafe { libc::madvise(ptr.cast(), len, libc::MADV_DONTNEED) };
+    }
+
+    #[cfg(target_os = "linux")]
+    unsafe fn remap(&self, ptr: *mut u8, old_len: usize, new_len: usize) -> *mut u8 {
+        // SAFETY: ptr/old_len is a live mapping of ours (trait contract); on
+        // failure the old mapping is left as it was.
+        let p = unsafe { libc::mremap(ptr.cast(), old_len, new_len, libc::MREMAP_MAYMOVE) };
+        if p == libc::MAP_FAILED {
+            null_mut()
+        } else {
+            p.cast()
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        now_ns()
+    }
+}
+
+/// Monotonic clock in nanoseconds.
+pub fn now_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer for clock_gettime.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Look up an environment variable without allocating.
+pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
+    // SAFETY: getenv returns null or a NUL-terminated string in the process
+    // environment; the allocator never calls setenv, and programs that mutate
+    // the environment concurrently are outside what libc supports anyway.
+    unsafe {
+        let p = libc::getenv(name.as_ptr());
+        if p.is_null() {
+            None
+        } else {
+            Some(CStr::from_ptr(p).to_bytes())
+        }
+    }
+}
+
+/// Write bytes to stderr, ignoring errors (diagnostics only).
+pub fn write_stderr(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: the pointer/length pair describes a live byte slice.
+        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
+
+static mut EXIT_KEY: libc::pthread_key_t = 0;
+static KEY_STATE: AtomicU8 = AtomicU8::new(0);
+
+/// Arrange for `hook` to run when the calling thread exits (pthread TSD
+/// destructor; `pthread_key_create` does not allocate). Returns false if the
+/// key could not be created. May call `calloc` inside glibc for high key
+/// numbers, so callers must tolerate re-entry.
+pub fn register_thread_exit(hook: unsafe extern "C" fn(*mut libc::c_void)) -> bool {
+    use Ordering::*;
+    // 0 = uncreated, 1 = creating, 2 = ready, 3 = failed
+    loop {
+        match KEY_STATE.compare_exchange(0, 1, Acquire, Acquire) {
+            Ok(_) => {
+                let mut k: libc::pthread_key_t = 0;
+                // SAFETY: valid out-pointer and a destructor with the C ABI.
+                let rc = unsafe { libc::pthread_key_create(&mut k, Some(hook)) };
+                if rc == 0 {
+                    // SAFETY: written once, before KEY_STATE publishes it with Release.
+                    unsafe { EXIT_KEY = k };
+                    KEY_STATE.store(2, Release);
+                } else {
+                    KEY_STATE.store(3, Release);
+                }
+            }
+            Err(1) => core::hint::spin_loop(),
+            Err(2) => break,
+            Err(_) => return false,
+        }
+    }
+    // SAFETY: KEY_STATE == 2 (Acquire) means EXIT_KEY was written and published.
+    let key = unsafe { EXIT_KEY };
+    // SAFETY: key is a live key; any non-null value makes the destructor run.
+    unsafe { libc::pthread_setspecific(key, 1 as *const libc::c_void) == 0 }
+}
+
+/// Run `f` at process exit (`atexit`).
+pub fn on_process_exit(f: extern "C" fn()) {
+    // SAFETY: registering a plain C-ABI function pointer.
+    unsafe { libc::atexit(f) };
+}
+
+/// Resident set size of this process in bytes (from `/proc/self/statm`), or 0.
+pub fn resident_bytes() -> u64 {
+    let mut buf = [0u8; 128];
+    // SAFETY: a NUL-terminated path; read into a stack buffer of known size.
+    let n = unsafe {
+        let fd = libc::open(c"/proc/self/statm".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return 0;
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    if n <= 0 {
+        return 0;
+    }
+    let s = &buf[..n as usize];
+    let mut fields = s.split(|&b| b == b' ');
+    let _size = fields.next();
+    fields.next().and_then(crate::options::parse_u64).map_or(0, |pages| pages * PAGE_SIZE as u64)
+}

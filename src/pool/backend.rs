@@ -1,0 +1,109 @@
+//! The pool's slow side, under one lock: retired records waiting for reuse,
+//! and retired SuperSlabs kept mapped for a while (dirty up to a byte cap,
+//! purged after a delay, unmapped beyond a count cap).
+
+use crate::config::SUPERSLAB_SIZE;
+use crate::platform::PageSource;
+
+const CACHE_MAX: usize = 64;
+
+#[derive(Clone, Copy)]
+struct Cached {
+    base: *mut u8,
+    since: u64,
+    purged: bool,
+}
+
+/// State guarded by the pool's backend lock.
+pub(crate) struct Backend {
+    /// Head of the retired-record list (index + 1, 0 = empty).
+    pub(crate) free_head: u32,
+    cache: [Cached; CACHE_MAX],
+    len: usize,
+    dirty: usize,
+}
+
+// SAFETY: the raw SuperSlab pointers are owned by the backend and only used
+// under its lock.
+unsafe impl Send for Backend {}
+
+impl Backend {
+    pub(crate) const fn new() -> Self {
+        Self {
+            free_head: 0,
+            cache: [Cached { base: core::ptr::null_mut(), since: 0, purged: false }; CACHE_MAX],
+            len: 0,
+            dirty: 0,
+        }
+    }
+
+    /// Take a cached SuperSlab: `(base, reads_as_zero)`. Most recent first.
+    pub(crate) fn pop(&mut self) -> Option<(*mut u8, bool)> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        let c = self.cache[self.len];
+        if !c.purged {
+            self.dirty -= SUPERSLAB_SIZE;
+        }
+        Some((c.base, c.purged))
+    }
+
+    /// Keep a retired SuperSlab, or unmap it when over the caps.
+    ///
+    /// # Safety
+    /// `base` is a whole SuperSlab mapping of `pages` that nothing references.
+    pub(crate) unsafe fn push<P: PageSource>(&mut self, pages: &P, base: *mut u8, now: u64, retain: usize) {
+        if self.dirty + SUPERSLAB_SIZE > retain {
+            // SAFETY: caller hands over an unreferenced whole mapping.
+            unsafe { pages.unmap(base, SUPERSLAB_SIZE) };
+            return;
+        }
+        if self.len == CACHE_MAX {
+            let old = self.cache[0];
+            self.cache.copy_within(1.., 0);
+            self.len -= 1;
+            if !old.purged {
+                self.dirty -= SUPERSLAB_SIZE;
+            }
+            // SAFETY: cached entries are unreferenced whole mappings.
+            unsafe { pages.unmap(old.base, SUPERSLAB_SIZE) };
+        }
+        self.cache[self.len] = Cached { base, since: now, purged: false };
+        self.len += 1;
+        self.dirty += SUPERSLAB_SIZE;
+    }
+
+    /// Purge cached SuperSlabs idle for at least `delay` ns. Returns bytes purged.
+    pub(crate) fn purge_expired<P: PageSource>(&mut self, pages: &P, now: u64, delay: u64) -> usize {
+        let mut n = 0;
+        for c in &mut self.cache[..self.len] {
+            if !c.purged && now.saturating_sub(c.since) >= delay {
+                // SAFETY: cached entries are unreferenced whole mappings of `pages`.
+                unsafe { pages.purge(c.base, SUPERSLAB_SIZE) };
+                c.purged = true;
+                self.dirty -= SUPERSLAB_SIZE;
+                n += SUPERSLAB_SIZE;
+            }
+        }
+        n
+    }
+
+    /// Unmap every cached SuperSlab. Returns how many.
+    pub(crate) fn trim<P: PageSource>(&mut self, pages: &P) -> usize {
+        let n = self.len;
+        for c in &self.cache[..self.len] {
+            // SAFETY: cached entries are unreferenced whole mappings of `pages`.
+            unsafe { pages.unmap(c.base, SUPERSLAB_SIZE) };
+        }
+        self.len = 0;
+        self.dirty = 0;
+        n
+    }
+
+    /// Cached SuperSlabs and how many of their bytes are dirty.
+    pub(crate) fn cached(&self) -> (usize, usize) {
+        (self.len, self.dirty)
+    }
+}

@@ -1,0 +1,90 @@
+//! `SharedSSMeta`: the registry record of one SuperSlab.
+//!
+//! The record outlives every SuperSlab it has described: it sits in an
+//! [`crate::arena::Arena`] that never moves or frees, so stale references to
+//! it (freelist entries, page-map lookups) always point at valid memory and
+//! are told apart by the generation in [`SlotWord`].
+
+use crate::arena::Record;
+use crate::config::SLOTS;
+use crate::slab::Slab;
+use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use crate::tag::{Generation, SlotWord};
+
+/// Per-slot state as seen by the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotState {
+    /// Never handed out in the current generation (Stage 2 may claim it).
+    Unused,
+    /// Owned by a thread (or abandoned with live blocks).
+    Active,
+    /// Released; its entry waits on a freelist (Stage 1 may reuse it).
+    Empty,
+}
+
+/// Registry record of one SuperSlab.
+pub struct SharedSSMeta {
+    /// `(generation, live, active mask)`: every activation and every retirement
+    /// is a CAS on this word.
+    pub(crate) word: AtomicU64,
+    /// Hint: slots activated at least once in this generation (EMPTY vs UNUSED).
+    pub(crate) touched: AtomicU32,
+    /// SuperSlab base; null while retired. Only read after activating a slot.
+    pub(crate) ss: AtomicPtr<u8>,
+    /// Link in the backend's list of retired records (under the backend lock).
+    pub(crate) next_free: AtomicU32,
+    /// Per-slab block bookkeeping, owned by whoever holds the slot.
+    pub(crate) slabs: [Slab; SLOTS],
+}
+
+impl Record for SharedSSMeta {
+    fn fresh() -> Self {
+        SharedSSMeta {
+            word: AtomicU64::new(SlotWord::new(Generation::ZERO, false, 0).0),
+            touched: AtomicU32::new(0),
+            ss: AtomicPtr::new(core::ptr::null_mut()),
+            next_free: AtomicU32::new(0),
+            slabs: core::array::from_fn(|_| Slab::new()),
+        }
+    }
+}
+
+impl SharedSSMeta {
+    /// Current state word.
+    #[inline]
+    pub fn word(&self) -> SlotWord {
+        SlotWord(self.word.load(Ordering::Acquire))
+    }
+
+    /// Current generation.
+    pub fn generation(&self) -> Generation {
+        self.word().gen()
+    }
+
+    /// Whether the record describes a mapped SuperSlab.
+    pub fn is_live(&self) -> bool {
+        self.word().live()
+    }
+
+    /// State of `slot` (a snapshot; EMPTY/UNUSED come from a hint word).
+    pub fn slot_state(&self, slot: u32) -> SlotState {
+        if self.word().active() & (1 << slot) != 0 {
+            SlotState::Active
+        } else if self.touched.load(Ordering::Relaxed) & (1 << slot) != 0 {
+            SlotState::Empty
+        } else {
+            SlotState::Unused
+        }
+    }
+
+    /// SuperSlab base, null while retired.
+    pub fn superslab(&self) -> *mut u8 {
+        self.ss.load(Ordering::Acquire)
+    }
+
+    /// The slab bookkeeping of `slot`.
+    #[inline]
+    pub fn slab(&self, slot: u32) -> &Slab {
+        &self.slabs[slot as usize]
+    }
+}

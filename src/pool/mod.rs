@@ -1,0 +1,508 @@
+//! The shared SuperSlab pool: hands slabs (slots of 2 MiB SuperSlabs) to
+//! threads and takes them back.
+//!
+//! # Acquire, in three stages
+//! 1. **Stage 1** pops an entry `(record, slot, generation)` from the class's
+//!    lock-free freelist of EMPTY slots and tries to activate it.
+//! 2. **Stage 2** claims an UNUSED slot of the most recently mapped SuperSlab.
+//! 3. **Stage 3** takes a retired SuperSlab from the cache (or maps a new one)
+//!    and a record (a retired one, or a new one from the registry).
+//!
+//! # The protocol that makes a stale entry harmless
+//! Each record has one state word `(generation, live, active mask)`
+//! ([`SlotWord`]). The *only* ways to change it are CASes:
+//! * activation (Stage 1 and 2): `(g, live, A)` -> `(g, live, A | slot)`, which
+//!   requires the record to be live, the slot inactive, and, for Stage 1, `g`
+//!   to equal the entry's generation;
+//! * release: `(g, live, A)` -> `(g, live, A & !slot)` by the slot's owner;
+//! * retirement: `(g, live, 0)` -> `(g + 1, dead, 0)`, only with nothing active.
+//!
+//! Activation and retirement CAS the same word, so they are totally ordered:
+//! either the activation lands first, and then the active bit makes the
+//! retirement CAS fail, or the retirement lands first, and then the generation
+//! no longer matches and the activation CAS fails. There is no window between
+//! "check" and "use": the check *is* the activation. Only after a successful
+//! activation does Stage 1 read the SuperSlab pointer, which cannot change
+//! while a slot is active. A stale entry is dropped, counted, and the pop
+//! continues; when the freelist runs dry the acquire falls through to Stage 2/3.
+//!
+//! The seed's own proposal (check `ss != NULL`, then use it) and a
+//! generation check followed by a separate load are kept as test-only
+//! variants in model builds ([`Stage1Variant`]), so the loom and shuttle models
+//! can show they crash.
+//!
+//! # Metadata
+//! Records and freelist nodes live in [`Arena`]s mapped from the page source;
+//! they never move and are never freed while the pool lives, and nothing here
+//! allocates through the Rust global allocator.
+
+mod backend;
+mod freelist;
+mod meta;
+
+pub use freelist::Node;
+pub use meta::{SharedSSMeta, SlotState};
+
+use crate::arena::Arena;
+use crate::config::{SLAB_SIZE, SLOTS, SUPERSLAB_SIZE};
+use crate::options::Options;
+use crate::pagemap::PageMap;
+use crate::platform::PageSource;
+use crate::size_class::NUM_CLASSES;
+use crate::slab::Slab;
+use crate::sync::{lock, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::tag::{Entry, Generation, SlotWord, MAX_INDEX};
+use backend::Backend;
+use freelist::IndexStack;
+
+/// Which stage served an acquire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Reused an EMPTY slot from the freelist.
+    Reuse,
+    /// Claimed an UNUSED slot of a live SuperSlab.
+    Claim,
+    /// Mapped (or took from the cache) a SuperSlab.
+    Map,
+}
+
+/// A slot handed out by [`Pool::acquire`]; the caller owns it until `release`.
+#[derive(Clone, Copy, Debug)]
+pub struct Acquired {
+    /// Record index.
+    pub meta: u32,
+    /// Slot in the SuperSlab.
+    pub slot: u32,
+    /// Generation the slot was activated in.
+    pub gen: Generation,
+    /// First byte of the slab.
+    pub base: *mut u8,
+    /// Which stage served it.
+    pub stage: Stage,
+    /// Whether the slab memory is known to read as zero.
+    pub zeroed: bool,
+}
+
+/// How Stage 1 validates a popped entry. Model builds only: the buggy variants
+/// are negative controls for verify/.
+#[cfg(any(feature = "loom", feature = "shuttle"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage1Variant {
+    /// The real protocol: validate and activate in one CAS.
+    Validated,
+    /// The seed's crash: no validation at all.
+    Unvalidated,
+    /// The seed's proposed fix: check `ss != NULL` and the generation, then
+    /// activate and load separately.
+    CheckThenLoad,
+}
+
+/// Counters of the pool (always on: they are on cold paths only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Acquires served by Stage 1.
+    pub stage1: u64,
+    /// Acquires served by Stage 2.
+    pub stage2: u64,
+    /// Acquires served by Stage 3.
+    pub stage3: u64,
+    /// Stale freelist entries dropped.
+    pub stale_dropped: u64,
+    /// SuperSlabs retired.
+    pub retired: u64,
+    /// SuperSlabs freshly mapped from the page source.
+    pub mapped: u64,
+    /// SuperSlabs currently live.
+    pub live_superslabs: u64,
+    /// Retired SuperSlabs kept mapped for reuse.
+    pub cached_superslabs: u64,
+    /// Bytes of those that are dirty (not purged).
+    pub cached_dirty_bytes: u64,
+    /// Records in the registry.
+    pub records: u64,
+}
+
+struct Counters {
+    stage: [AtomicU64; 3],
+    stale: AtomicU64,
+    retired: AtomicU64,
+    mapped: AtomicU64,
+    live: AtomicU64,
+}
+
+/// The shared pool of SuperSlabs.
+pub struct Pool<P: PageSource> {
+    pages: P,
+    metas: Arena<SharedSSMeta>,
+    nodes: Arena<Node>,
+    freelists: [IndexStack; NUM_CLASSES],
+    spare_nodes: IndexStack,
+    /// Record index + 1 of the SuperSlab Stage 2 looks at (0 = none).
+    fresh: AtomicU32,
+    backend: Mutex<Backend>,
+    pagemap: PageMap,
+    counters: Counters,
+    opts: Options,
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    variant: Stage1Variant,
+}
+
+// SAFETY: all shared state is atomics, arenas of Sync records, or behind the
+// backend mutex; raw pointers inside refer to page-source memory.
+unsafe impl<P: PageSource> Sync for Pool<P> {}
+// SAFETY: as above; the pool owns its mappings.
+unsafe impl<P: PageSource + Send> Send for Pool<P> {}
+
+macro_rules! trace {
+    ($pool:expr, $($arg:tt)*) => {
+        if $pool.opts.acquire_debug {
+            $crate::out::eprintln(format_args!($($arg)*));
+        }
+    };
+}
+
+#[cfg(feature = "loom")]
+const FIRST_RECORDS: u32 = 2;
+#[cfg(not(feature = "loom"))]
+const FIRST_RECORDS: u32 = 16;
+
+impl<P: PageSource> Pool<P> {
+    /// A pool with no SuperSlabs yet.
+    pub fn new(pages: P, opts: Options) -> Self {
+        Self {
+            pages,
+            metas: Arena::new(FIRST_RECORDS),
+            nodes: Arena::new(FIRST_RECORDS * 8),
+            freelists: core::array::from_fn(|_| IndexStack::new()),
+            spare_nodes: IndexStack::new(),
+            fresh: AtomicU32::new(0),
+            backend: Mutex::new(Backend::new()),
+            pagemap: PageMap::new(),
+            counters: Counters {
+                stage: core::array::from_fn(|_| AtomicU64::new(0)),
+                stale: AtomicU64::new(0),
+                retired: AtomicU64::new(0),
+                mapped: AtomicU64::new(0),
+                live: AtomicU64::new(0),
+            },
+            opts,
+            #[cfg(any(feature = "loom", feature = "shuttle"))]
+            variant: Stage1Variant::Validated,
+        }
+    }
+
+    /// Select the Stage 1 validation (model builds only; negative controls).
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    pub fn set_stage1_variant(&mut self, v: Stage1Variant) {
+        self.variant = v;
+    }
+
+    /// The page source.
+    #[inline]
+    pub fn pages(&self) -> &P {
+        &self.pages
+    }
+
+    /// The options the pool was built with.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Record `idx`.
+    #[inline]
+    pub fn meta(&self, idx: u32) -> &SharedSSMeta {
+        self.metas.get(idx)
+    }
+
+    /// Number of records in the registry.
+    pub fn records(&self) -> u32 {
+        self.metas.len()
+    }
+
+    /// The slab bookkeeping for `(meta, slot)`.
+    #[inline]
+    pub fn slab(&self, meta: u32, slot: u32) -> &Slab {
+        self.metas.get(meta).slab(slot)
+    }
+
+    /// Find the record and slot of an address inside a live SuperSlab.
+    #[inline]
+    pub fn lookup(&self, addr: *const u8) -> Option<(u32, u32)> {
+        let v = self.pagemap.get(addr as usize);
+        if v == 0 {
+            return None;
+        }
+        let slot = (addr as usize & (SUPERSLAB_SIZE - 1)) >> crate::config::SLAB_SHIFT;
+        Some((v - 1, slot as u32))
+    }
+
+    /// Acquire a slab for `class`. `None` only when the page source is out of memory.
+    #[cold]
+    pub fn acquire(&self, class: usize) -> Option<Acquired> {
+        if let Some(a) = self.stage1(class) {
+            return Some(a);
+        }
+        if let Some(a) = self.stage2(class) {
+            return Some(a);
+        }
+        self.stage3(class)
+    }
+
+    fn finish(&self, class: usize, meta_idx: u32, slot: u32, gen: Generation, stage: Stage, zeroed: bool) -> Acquired {
+        let meta = self.metas.get(meta_idx);
+        let ss = meta.ss.load(Ordering::Acquire);
+        let base = ss.wrapping_add(slot as usize * SLAB_SIZE);
+        // The seed crashed here, dereferencing a freed SuperSlab. The checking
+        // page source turns any such access into a panic.
+        self.pages.check_mapped(base, SLAB_SIZE);
+        self.counters.stage[stage as usize].fetch_add(1, Ordering::Relaxed);
+        match stage {
+            Stage::Reuse => trace!(self, "[SP_ACQUIRE_STAGE1_LOCKFREE] class={} reusing EMPTY slot (ss={:p} slab={})", class, ss, slot),
+            Stage::Claim => trace!(self, "[SP_ACQUIRE_STAGE2_LOCKFREE] class={} claimed UNUSED slot (ss={:p} slab={})", class, ss, slot),
+            Stage::Map => trace!(self, "[SP_ACQUIRE_STAGE3] class={} new SuperSlab (ss={:p} from_lru={})", class, ss, !zeroed as u8),
+        }
+        Acquired { meta: meta_idx, slot, gen, base, stage, zeroed }
+    }
+
+    fn stage1(&self, class: usize) -> Option<Acquired> {
+        loop {
+            let node = self.freelists[class].pop(&self.nodes)?;
+            let e = Entry::unpack(self.nodes.get(node).entry.load(Ordering::Relaxed));
+            self.spare_nodes.push(&self.nodes, node);
+            if self.activate_entry(e) {
+                return Some(self.finish(class, e.index, e.slot, e.gen, Stage::Reuse, false));
+            }
+            self.counters.stale.fetch_add(1, Ordering::Relaxed);
+            trace!(self, "[SP_ACQUIRE_STAGE1_STALE] class={} dropped stale entry (meta={} slab={} gen={} now={})", class, e.index, e.slot, e.gen.get(), self.metas.get(e.index).generation().get());
+        }
+    }
+
+    /// Validate `e` and activate its slot in one CAS (see the module docs).
+    fn activate_entry(&self, e: Entry) -> bool {
+        let meta = self.metas.get(e.index);
+        #[cfg(any(feature = "loom", feature = "shuttle"))]
+        match self.variant {
+            Stage1Variant::Validated => {}
+            Stage1Variant::Unvalidated => {
+                meta.word.fetch_or(1 << e.slot, Ordering::AcqRel);
+                return true;
+            }
+            Stage1Variant::CheckThenLoad => {
+                if meta.ss.load(Ordering::Acquire).is_null() || meta.word().gen() != e.gen {
+                    return false;
+                }
+                meta.word.fetch_or(1 << e.slot, Ordering::AcqRel);
+                return true;
+            }
+        }
+        let mut w = SlotWord(meta.word.load(Ordering::Acquire));
+        loop {
+            if !w.admits(e.gen, e.slot) {
+                return false;
+            }
+            match meta.word.compare_exchange_weak(w.0, w.with_active(e.slot).0, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    meta.touched.fetch_or(1 << e.slot, Ordering::Relaxed);
+                    return true;
+                }
+                Err(cur) => w = SlotWord(cur),
+            }
+        }
+    }
+
+    fn stage2(&self, class: usize) -> Option<Acquired> {
+        let f = self.fresh.load(Ordering::Acquire);
+        if f == 0 {
+            return None;
+        }
+        let meta = self.metas.get(f - 1);
+        let mut w = SlotWord(meta.word.load(Ordering::Acquire));
+        loop {
+            if !w.live() {
+                return None;
+            }
+            let free = !w.active() & !meta.touched.load(Ordering::Relaxed) & crate::config::ALL_SLOTS;
+            if free == 0 {
+                let _ = self.fresh.compare_exchange(f, 0, Ordering::Relaxed, Ordering::Relaxed);
+                return None;
+            }
+            let slot = free.trailing_zeros();
+            match meta.word.compare_exchange_weak(w.0, w.with_active(slot).0, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    meta.touched.fetch_or(1 << slot, Ordering::Relaxed);
+                    return Some(self.finish(class, f - 1, slot, w.gen(), Stage::Claim, false));
+                }
+                Err(cur) => w = SlotWord(cur),
+            }
+        }
+    }
+
+    fn stage3(&self, class: usize) -> Option<Acquired> {
+        let mut b = lock(&self.backend);
+        let now = self.pages.now_ns();
+        b.purge_expired(&self.pages, now, self.opts.purge_delay_ns);
+        let (base, zeroed) = match b.pop() {
+            Some(c) => c,
+            None => {
+                let p = self.pages.map(SUPERSLAB_SIZE, SUPERSLAB_SIZE);
+                if p.is_null() {
+                    trace!(self, "[SP_ACQUIRE_STAGE3] class={} out of memory", class);
+                    return None;
+                }
+                self.counters.mapped.fetch_add(1, Ordering::Relaxed);
+                (p, true)
+            }
+        };
+        let idx = if b.free_head != 0 {
+            let idx = b.free_head - 1;
+            b.free_head = self.metas.get(idx).next_free.load(Ordering::Relaxed);
+            Some(idx)
+        } else {
+            self.metas.grow(&self.pages).filter(|&i| i <= MAX_INDEX)
+        };
+        let Some(idx) = idx.filter(|&i| self.pagemap.set(&self.pages, base as usize, i + 1)) else {
+            // Out of memory for metadata: keep the SuperSlab for later.
+            // SAFETY: `base` is a whole unreferenced SuperSlab of ours.
+            unsafe { b.push(&self.pages, base, now, usize::MAX) };
+            return None;
+        };
+        let meta = self.metas.get(idx);
+        let w = SlotWord(meta.word.load(Ordering::Relaxed));
+        debug_assert!(!w.live() && w.active() == 0);
+        meta.ss.store(base, Ordering::Relaxed);
+        meta.touched.store(1, Ordering::Relaxed);
+        // Publishes ss/touched/slab state: every reader reads `word` with Acquire
+        // (or CASes it) before using them.
+        meta.word.store(SlotWord::new(w.gen(), true, 1).0, Ordering::Release);
+        drop(b);
+        self.counters.live.fetch_add(1, Ordering::Relaxed);
+        self.fresh.store(idx + 1, Ordering::Release);
+        Some(self.finish(class, idx, 0, w.gen(), Stage::Map, zeroed))
+    }
+
+    /// Give back slot `slot` of record `meta`, which the caller owns, as EMPTY
+    /// on the freelist of `class`; retire the SuperSlab if it was the last.
+    #[cold]
+    pub fn release(&self, meta_idx: u32, slot: u32, class: usize) {
+        let meta = self.metas.get(meta_idx);
+        let mut w = SlotWord(meta.word.load(Ordering::Relaxed));
+        let after = loop {
+            debug_assert!(w.live() && w.active() & (1 << slot) != 0, "release of a slot that is not active");
+            let n = w.without_active(slot);
+            match meta.word.compare_exchange_weak(w.0, n.0, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => break n,
+                Err(cur) => w = SlotWord(cur),
+            }
+        };
+        self.push_entry(class, Entry { index: meta_idx, slot, gen: after.gen() });
+        trace!(self, "[SP_RELEASE] class={} slot EMPTY (meta={} slab={} active_left={})", class, meta_idx, slot, after.active().count_ones());
+        if after.active() == 0 {
+            self.try_retire(meta_idx, after);
+        }
+    }
+
+    /// Push an entry on the freelist of `class`. Entries need not be valid: a
+    /// stale one is dropped when popped. Exposed for models and fuzzing.
+    pub fn push_entry(&self, class: usize, e: Entry) {
+        let node = match self.spare_nodes.pop(&self.nodes) {
+            Some(n) => n,
+            None => {
+                let b = lock(&self.backend);
+                let n = self.nodes.grow(&self.pages);
+                drop(b);
+                match n {
+                    Some(n) => n,
+                    // Out of memory for a node: the slot is simply not
+                    // advertised; it is reclaimed when its SuperSlab retires.
+                    None => return,
+                }
+            }
+        };
+        self.nodes.get(node).entry.store(e.pack(), Ordering::Relaxed);
+        self.freelists[class].push(&self.nodes, node);
+    }
+
+    /// Retire the SuperSlab of `meta_idx` if its word is still `w` (live, nothing active).
+    fn try_retire(&self, meta_idx: u32, w: SlotWord) {
+        let meta = self.metas.get(meta_idx);
+        if meta.word.compare_exchange(w.0, w.retired().0, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            return;
+        }
+        // From here this thread owns the record and the SuperSlab: no slot can
+        // be activated any more (generation moved, not live).
+        let ss = meta.ss.swap(core::ptr::null_mut(), Ordering::Relaxed);
+        let _ = self.fresh.compare_exchange(meta_idx + 1, 0, Ordering::Relaxed, Ordering::Relaxed);
+        let mut b = lock(&self.backend);
+        self.pagemap.set(&self.pages, ss as usize, 0);
+        meta.next_free.store(b.free_head, Ordering::Relaxed);
+        b.free_head = meta_idx + 1;
+        let now = self.pages.now_ns();
+        // SAFETY: the retirement CAS made `ss` unreachable from the pool.
+        unsafe { b.push(&self.pages, ss, now, self.opts.retain_bytes) };
+        b.purge_expired(&self.pages, now, self.opts.purge_delay_ns);
+        drop(b);
+        self.counters.retired.fetch_add(1, Ordering::Relaxed);
+        self.counters.live.fetch_sub(1, Ordering::Relaxed);
+        trace!(self, "[SP_RETIRE] SuperSlab retired (ss={:p} meta={} gen={})", ss, meta_idx, w.retired().gen().get());
+    }
+
+    /// Unmap every retained SuperSlab now. Returns how many were unmapped.
+    pub fn trim(&self) -> usize {
+        lock(&self.backend).trim(&self.pages)
+    }
+
+    /// Purge retained SuperSlabs idle past the purge delay.
+    pub fn purge_expired(&self) -> usize {
+        let now = self.pages.now_ns();
+        lock(&self.backend).purge_expired(&self.pages, now, self.opts.purge_delay_ns)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> PoolStats {
+        let c = &self.counters;
+        let (cached, dirty) = lock(&self.backend).cached();
+        PoolStats {
+            stage1: c.stage[0].load(Ordering::Relaxed),
+            stage2: c.stage[1].load(Ordering::Relaxed),
+            stage3: c.stage[2].load(Ordering::Relaxed),
+            stale_dropped: c.stale.load(Ordering::Relaxed),
+            retired: c.retired.load(Ordering::Relaxed),
+            mapped: c.mapped.load(Ordering::Relaxed),
+            live_superslabs: c.live.load(Ordering::Relaxed),
+            cached_superslabs: cached as u64,
+            cached_dirty_bytes: dirty as u64,
+            records: self.metas.len() as u64,
+        }
+    }
+
+    /// Number of slots per SuperSlab.
+    pub const SLOTS: usize = SLOTS;
+}
+
+impl<P: PageSource> Drop for Pool<P> {
+    fn drop(&mut self) {
+        let b = self.backend.get_mut();
+        #[cfg(not(feature = "loom"))]
+        let b = match b {
+            Ok(b) => b,
+            Err(p) => p.into_inner(),
+        };
+        #[cfg(feature = "loom")]
+        let b = b.unwrap();
+        b.trim(&self.pages);
+        for i in 0..self.metas.len() {
+            let m = self.metas.get(i);
+            let ss = m.ss.load(Ordering::Relaxed);
+            if !ss.is_null() && m.word().live() {
+                // SAFETY: the pool is being dropped: nobody references its SuperSlabs.
+                unsafe { self.pages.unmap(ss, SUPERSLAB_SIZE) };
+            }
+        }
+        // SAFETY: no further use; same page source.
+        unsafe {
+            self.metas.destroy(&self.pages);
+            self.nodes.destroy(&self.pages);
+            self.pagemap.destroy(&self.pages);
+        }
+    }
+}

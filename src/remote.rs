@@ -1,0 +1,61 @@
+//! Cross-thread frees: a per-slab atomic stack of blocks that any thread may
+//! push onto and only the slab's owner empties, with one `swap` (mimalloc's
+//! thread-free list, sharded-slab's `TransferStack`). Taking the whole list
+//! at once means pops never race with each other, so there is no ABA.
+
+use crate::slab::Block;
+use crate::sync::{spin_loop, AtomicPtr, Ordering};
+
+/// A multi-producer, single-consumer block list.
+pub struct RemoteList {
+    head: AtomicPtr<Block>,
+}
+
+impl RemoteList {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self { head: AtomicPtr::new(core::ptr::null_mut()) }
+    }
+
+    /// Push a block.
+    ///
+    /// # Safety
+    /// `b` is a free block of this slab that the caller exclusively holds and
+    /// gives up.
+    #[inline]
+    pub unsafe fn push(&self, b: *mut Block) {
+        let mut h = self.head.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: the caller owns `b` until the CAS below publishes it.
+            unsafe { (*b).next = h };
+            match self.head.compare_exchange_weak(h, b, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(cur) => {
+                    h = cur;
+                    spin_loop();
+                }
+            }
+        }
+    }
+
+    /// Take every block pushed so far (owner only). Null if none.
+    #[inline]
+    pub fn take_all(&self) -> *mut Block {
+        if self.head.load(Ordering::Relaxed).is_null() {
+            return core::ptr::null_mut();
+        }
+        self.head.swap(core::ptr::null_mut(), Ordering::Acquire)
+    }
+
+    /// Whether anything is waiting (a hint).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.head.load(Ordering::Relaxed).is_null()
+    }
+}
+
+impl Default for RemoteList {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,180 @@
+//! Size classes: request size <-> class index, from const tables. No `unsafe`.
+//!
+//! Classes, smallest first: 8, 16, 32, 48, ..., 128 (16-byte steps), then eight
+//! classes per power of two up to [`MAX_SMALL`] (32 KiB), so a request above
+//! 128 bytes never wastes more than 12.5%. The seed allocator's tiny classes
+//! C0..C7 (8, 16, 32, 64, 128, 256, 512, 1024 bytes) are all classes here
+//! ([`SEED_TINY`]). Every class size is a multiple of 16 (except 8), and every
+//! power of two is a class, which is how over-aligned small requests are served:
+//! a block of size 2^k sits at a multiple of 2^k inside its 64 KiB slab.
+
+use crate::config::MAX_SMALL;
+
+/// Number of size classes.
+pub const NUM_CLASSES: usize = 9 + 8 * 8;
+
+/// Byte size of each class.
+pub const CLASS_SIZES: [u32; NUM_CLASSES] = build_sizes();
+
+/// The seed allocator's tiny classes C0..C7.
+pub const SEED_TINY: [usize; 8] = [8, 16, 32, 64, 128, 256, 512, 1024];
+
+const fn build_sizes() -> [u32; NUM_CLASSES] {
+    let mut s = [0u32; NUM_CLASSES];
+    s[0] = 8;
+    let mut i = 1;
+    while i <= 8 {
+        s[i] = 16 * i as u32;
+        i += 1;
+    }
+    let mut base = 128u32;
+    while i < NUM_CLASSES {
+        let step = base / 8;
+        let mut k = 1;
+        while k <= 8 {
+            s[i] = base + step * k;
+            i += 1;
+            k += 1;
+        }
+        base *= 2;
+    }
+    s
+}
+
+const fn class_by_scan(size: usize) -> u8 {
+    let mut c = 0;
+    while c < NUM_CLASSES {
+        if CLASS_SIZES[c] as usize >= size {
+            return c as u8;
+        }
+        c += 1;
+    }
+    panic!("size above MAX_SMALL")
+}
+
+// Sizes up to 1024 in 8-byte steps; above, 128-byte steps (all class sizes
+// above 1024 are multiples of 128, all below are multiples of 8).
+const SMALL_STEP_LIMIT: usize = 1024;
+const TABLE_LO: [u8; SMALL_STEP_LIMIT / 8 + 1] = {
+    let mut t = [0u8; SMALL_STEP_LIMIT / 8 + 1];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = class_by_scan(if i == 0 { 1 } else { i * 8 });
+        i += 1;
+    }
+    t
+};
+const TABLE_HI: [u8; MAX_SMALL / 128 + 1] = {
+    let mut t = [0u8; MAX_SMALL / 128 + 1];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = class_by_scan(if i * 128 < 1025 { 1025 } else { i * 128 });
+        i += 1;
+    }
+    t
+};
+
+const _: () = assert!(CLASS_SIZES[NUM_CLASSES - 1] as usize == MAX_SMALL);
+
+/// Class of a request of `size` bytes (`1..=MAX_SMALL`; 0 is treated as 1).
+#[inline]
+pub fn class_of_size(size: usize) -> usize {
+    debug_assert!(size <= MAX_SMALL);
+    if size <= SMALL_STEP_LIMIT {
+        TABLE_LO[size.div_ceil(8)] as usize
+    } else {
+        TABLE_HI[size.div_ceil(128)] as usize
+    }
+}
+
+/// Class serving `size` bytes at alignment `align`, or `None` for the large path.
+///
+/// Alignments up to 16 are natural for every class of at least 16 bytes;
+/// larger ones round the request up to a power of two (itself a class).
+#[inline]
+pub fn class_of(size: usize, align: usize) -> Option<usize> {
+    if align <= 8 || (align <= 16 && size > 8) {
+        if size <= MAX_SMALL {
+            return Some(class_of_size(size));
+        }
+        return None;
+    }
+    class_of_aligned(size, align)
+}
+
+#[cold]
+fn class_of_aligned(size: usize, align: usize) -> Option<usize> {
+    let need = size.max(align).checked_next_power_of_two()?;
+    if need <= MAX_SMALL {
+        Some(class_of_size(need))
+    } else {
+        None
+    }
+}
+
+/// Byte size of class `c`.
+#[inline]
+pub fn class_size(c: usize) -> usize {
+    CLASS_SIZES[c] as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_strictly_increase_and_are_16_aligned() {
+        for w in CLASS_SIZES.windows(2) {
+            assert!(w[0] < w[1]);
+        }
+        for &s in &CLASS_SIZES[1..] {
+            assert_eq!(s % 16, 0, "{s}");
+        }
+    }
+
+    #[test]
+    fn seed_tiny_classes_are_exact_classes() {
+        for &s in &SEED_TINY {
+            assert_eq!(class_size(class_of_size(s)), s);
+        }
+    }
+
+    #[test]
+    fn every_size_fits_smallest_class_and_waste_bound_holds() {
+        for size in 1..=MAX_SMALL {
+            let c = class_of_size(size);
+            let cs = class_size(c);
+            assert!(cs >= size, "size {size} class {cs}");
+            if c > 0 {
+                assert!(class_size(c - 1) < size, "size {size} not in smallest class");
+            }
+            if size > 128 {
+                assert!((cs - size) * 8 <= size, "size {size} -> {cs} wastes more than 12.5%");
+            }
+        }
+    }
+
+    #[test]
+    fn aligned_requests_get_aligned_classes() {
+        for shift in 0..=16 {
+            let align = 1usize << shift;
+            for size in [1, 7, 8, 9, 100, 1000, 5000, 20000, MAX_SMALL] {
+                match class_of(size, align) {
+                    Some(c) => {
+                        let cs = class_size(c);
+                        assert!(cs >= size);
+                        // blocks sit at i * cs from a 64 KiB-aligned slab base
+                        let natural = 1usize << cs.trailing_zeros().min(16);
+                        assert!(natural >= align.min(16) && (align <= 16 || cs % align == 0), "size {size} align {align} class {cs}");
+                    }
+                    None => assert!(size.max(align) > MAX_SMALL || align > MAX_SMALL),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_size_maps_to_smallest_class() {
+        assert_eq!(class_of(0, 1), Some(0));
+    }
+}

@@ -1,0 +1,222 @@
+//! One slab: a 64 KiB slot of a SuperSlab serving a single size class.
+//!
+//! Blocks are carved lazily from a bump region, recycled through an owner-only
+//! intrusive free list, and come back from other threads through a
+//! [`RemoteList`]. The bookkeeping lives in the registry record (never in the
+//! SuperSlab itself), so a stray write into user memory cannot corrupt it and
+//! a retired SuperSlab leaves no dangling metadata behind.
+
+use crate::pool::Acquired;
+use crate::remote::RemoteList;
+use crate::size_class::class_size;
+use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+
+/// A free block: its first word links to the next.
+#[repr(C)]
+pub struct Block {
+    /// Next free block.
+    pub next: *mut Block,
+}
+
+/// Which owner-side list a slab is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ListTag {
+    None,
+    Current,
+    Partial,
+    Full,
+    Abandoned,
+}
+
+/// Owner-only state of a slab.
+pub(crate) struct SlabLocal {
+    pub free: *mut Block,
+    pub bump: usize,
+    pub end: usize,
+    pub used: u32,
+    pub bsize: u32,
+    pub class: u32,
+    pub list: ListTag,
+    pub prev: *const Slab,
+    pub next: *const Slab,
+    pub meta: u32,
+    pub slot: u32,
+}
+
+/// Per-slab bookkeeping (one cache line's worth of hot fields).
+#[repr(align(64))]
+pub struct Slab {
+    owner: AtomicUsize,
+    pub(crate) remote: RemoteList,
+    local: UnsafeCell<SlabLocal>,
+}
+
+// SAFETY: `local` is only touched by the slab's owner (or under the heap's
+// abandoned-list lock while it has none); ownership hand-offs synchronise
+// through the pool's slot CAS or that lock.
+unsafe impl Sync for Slab {}
+// SAFETY: as above.
+unsafe impl Send for Slab {}
+
+impl Slab {
+    pub(crate) fn new() -> Self {
+        Slab {
+            owner: AtomicUsize::new(0),
+            remote: RemoteList::new(),
+            local: UnsafeCell::new(SlabLocal {
+                free: core::ptr::null_mut(),
+                bump: 0,
+                end: 0,
+                used: 0,
+                bsize: 0,
+                class: 0,
+                list: ListTag::None,
+                prev: core::ptr::null(),
+                next: core::ptr::null(),
+                meta: 0,
+                slot: 0,
+            }),
+        }
+    }
+
+    /// Owner id (0 = none / abandoned).
+    #[inline]
+    pub fn owner(&self) -> usize {
+        self.owner.load(Ordering::Relaxed)
+    }
+
+    /// Set the owner id.
+    #[inline]
+    pub(crate) fn set_owner(&self, id: usize) {
+        self.owner.store(id, Ordering::Relaxed);
+    }
+
+    /// Run `f` on the owner-only state.
+    ///
+    /// # Safety
+    /// The caller owns the slab (its id is `owner`, or it holds the slab through
+    /// the abandoned-list lock or a fresh acquire), and `f` does not re-enter.
+    #[inline(always)]
+    pub(crate) unsafe fn local<R>(&self, f: impl FnOnce(&mut SlabLocal) -> R) -> R {
+        // SAFETY: exclusive access per the caller's ownership (see above).
+        self.local.with_mut(|l| f(unsafe { &mut *l }))
+    }
+
+    /// Prepare a freshly acquired slab for `class`, owned by `owner`.
+    ///
+    /// # Safety
+    /// The caller has just acquired the slot `a` from the pool and owns it.
+    pub(crate) unsafe fn init(&self, a: &Acquired, class: usize, owner: usize) {
+        let bsize = class_size(class);
+        let base = a.base as usize;
+        let count = crate::config::SLAB_SIZE / bsize;
+        // SAFETY: fresh acquire => exclusive owner.
+        unsafe {
+            self.local(|l| {
+                l.free = core::ptr::null_mut();
+                l.bump = base;
+                l.end = base + count * bsize;
+                l.used = 0;
+                l.bsize = bsize as u32;
+                l.class = class as u32;
+                l.list = ListTag::None;
+                l.prev = core::ptr::null();
+                l.next = core::ptr::null();
+                l.meta = a.meta;
+                l.slot = a.slot;
+            })
+        };
+        debug_assert!(self.remote.is_empty(), "hakmem: acquired slab has pending remote frees");
+        self.set_owner(owner);
+    }
+
+    /// Move remote frees onto the local free list. Returns how many.
+    ///
+    /// # Safety
+    /// Caller owns the slab.
+    pub(crate) unsafe fn collect_remote(&self) -> u32 {
+        let mut b = self.remote.take_all();
+        if b.is_null() {
+            return 0;
+        }
+        // SAFETY: owner-only state; the remote chain is ours after take_all.
+        unsafe {
+            self.local(|l| {
+                let mut n = 0u32;
+                while !b.is_null() {
+                    let next = (*b).next;
+                    (*b).next = l.free;
+                    l.free = b;
+                    b = next;
+                    n += 1;
+                }
+                if n > l.used {
+                    crate::out::fatal("double free (remote) detected in slab", l.free as *const u8);
+                }
+                l.used -= n;
+                n
+            })
+        }
+    }
+
+    /// Take up to `max` blocks as a null-terminated chain. Returns (head, count).
+    ///
+    /// # Safety
+    /// Caller owns the slab.
+    pub(crate) unsafe fn take(&self, max: u32) -> (*mut Block, u32) {
+        // SAFETY: owner-only state and the slab's own free blocks.
+        unsafe {
+            if self.local(|l| l.free.is_null()) {
+                self.collect_remote();
+            }
+            self.local(|l| {
+                let mut head: *mut Block = core::ptr::null_mut();
+                let mut n = 0u32;
+                // From the free list: detach up to `max`.
+                if !l.free.is_null() {
+                    head = l.free;
+                    let mut tail = head;
+                    n = 1;
+                    while n < max && !(*tail).next.is_null() {
+                        tail = (*tail).next;
+                        n += 1;
+                    }
+                    l.free = (*tail).next;
+                    (*tail).next = core::ptr::null_mut();
+                }
+                // Then carve fresh blocks, pushed in front.
+                let bs = l.bsize as usize;
+                while n < max && l.bump < l.end {
+                    let b = l.bump as *mut Block;
+                    (*b).next = head;
+                    head = b;
+                    l.bump += bs;
+                    n += 1;
+                }
+                l.used += n;
+                (head, n)
+            })
+        }
+    }
+
+    /// Return a block freed by the owner. Returns `used` afterwards.
+    ///
+    /// # Safety
+    /// Caller owns the slab; `b` is a block of it that was handed out.
+    #[inline]
+    pub(crate) unsafe fn free_local(&self, b: *mut Block) -> u32 {
+        // SAFETY: owner-only state; `b` is ours again.
+        unsafe {
+            self.local(|l| {
+                let off = b as usize & (crate::config::SLAB_SIZE - 1);
+                if l.used == 0 || (b as usize) >= l.bump || off % l.bsize as usize != 0 {
+                    crate::out::fatal(if l.used == 0 { "double free detected" } else { "free of a pointer that is not a block" }, b as *const u8);
+                }
+                (*b).next = l.free;
+                l.free = b;
+                l.used -= 1;
+                l.used
+            })
+        }
+    }
+}
