@@ -1,0 +1,1 @@
+//! loom models of the shared pool (placeholder; being written).

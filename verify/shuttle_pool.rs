@@ -1,0 +1,1 @@
+//! shuttle models of the shared pool (placeholder; being written).
