@@ -75,3 +75,56 @@ impl Default for IndexStack {
         Self::new()
     }
 }
+
+#[cfg(all(test, not(any(feature = "loom", feature = "shuttle"))))]
+mod tests {
+    use super::*;
+    use crate::platform::MockPages;
+
+    fn nodes(n: u32) -> (MockPages, Arena<Node>) {
+        let pages = MockPages::new();
+        let a = Arena::new(4);
+        for _ in 0..n {
+            a.grow(&pages).unwrap();
+        }
+        (pages, a)
+    }
+
+    #[test]
+    fn aba_stack_head_stale_cas_fails_after_pop_pop_push() {
+        let (pages, mut a) = nodes(3);
+        let s = IndexStack::new();
+        s.push(&a, 0);
+        s.push(&a, 1); // stack: 1 -> 0
+        // Thread 1 starts a pop: reads head (top 1) and its next (0) ...
+        let seen = StackHead(s.head.load(Ordering::Acquire));
+        assert_eq!(seen.top(), Some(1));
+        let next = a.get(1).next.load(Ordering::Relaxed).checked_sub(1);
+        assert_eq!(next, Some(0));
+        // ... thread 2 pops 1 and 0, then pushes 1 back: top is 1 again (ABA).
+        assert_eq!(s.pop(&a), Some(1));
+        assert_eq!(s.pop(&a), Some(0));
+        s.push(&a, 1);
+        assert_eq!(StackHead(s.head.load(Ordering::Acquire)).top(), Some(1));
+        // Thread 1's CAS would install node 0 (now owned by thread 2) as the top.
+        // The tag makes it fail.
+        let r = s.head.compare_exchange(seen.0, seen.successor(next).0, Ordering::AcqRel, Ordering::Acquire);
+        assert!(r.is_err(), "ABA: a stale head must not be CASed in");
+        assert_eq!(s.pop(&a), Some(1));
+        assert_eq!(s.pop(&a), None, "node 0 must not reappear");
+        // SAFETY: no further use.
+        unsafe { a.destroy(&pages) };
+    }
+
+    #[test]
+    fn aba_stack_push_pop_lifo_order() {
+        let (pages, mut a) = nodes(3);
+        let s = IndexStack::new();
+        for i in 0..3 {
+            s.push(&a, i);
+        }
+        assert_eq!((s.pop(&a), s.pop(&a), s.pop(&a), s.pop(&a)), (Some(2), Some(1), Some(0), None));
+        // SAFETY: no further use.
+        unsafe { a.destroy(&pages) };
+    }
+}

@@ -446,6 +446,15 @@ impl<P: PageSource> Pool<P> {
         trace!(self, "[SP_RETIRE] SuperSlab retired (ss={:p} meta={} gen={})", ss, meta_idx, w.retired().gen().get());
     }
 
+    /// Set the generation of a *retired* record (tests of generation
+    /// wrap-around; a no-op returning false on a live record).
+    #[doc(hidden)]
+    pub fn set_retired_generation(&self, meta_idx: u32, gen: Generation) -> bool {
+        let meta = self.metas.get(meta_idx);
+        let w = SlotWord(meta.word.load(Ordering::Acquire));
+        !w.live() && meta.word.compare_exchange(w.0, SlotWord::new(gen, false, 0).0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
     /// Unmap every retained SuperSlab now. Returns how many were unmapped.
     pub fn trim(&self) -> usize {
         lock(&self.backend).trim(&self.pages)

@@ -1,0 +1,207 @@
+//! The shared pool against the seed's second crash: stale freelist entries,
+//! generations, and a multi-thread acquire/release stress with retirement.
+#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+
+use hakmem_alloc::config::{SLAB_SIZE, SLOTS};
+use hakmem_alloc::tag::GEN_MASK;
+use hakmem_alloc::{Entry, Generation, MockPages, Options, Pool, SlotState, Stage};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+fn pool(retain_bytes: usize) -> Pool<MockPages> {
+    Pool::new(MockPages::new(), Options { retain_bytes, ..Options::DEFAULT })
+}
+
+#[test]
+fn stale_entry_crash_timeline_is_dropped_and_stage3_serves() {
+    // The crash report's timeline, single-threaded and deterministic:
+    // T1 push the slot, T2..T4 retire its SuperSlab (ss cleared, memory freed),
+    // T6 pop the entry: it must be dropped, never used.
+    let p = pool(0);
+    let a = p.acquire(2).unwrap();
+    assert_eq!(a.stage, Stage::Map);
+    let ss = p.meta(a.meta).superslab();
+    p.release(a.meta, a.slot, 2); // push + last slot -> retire (unmapped: retain 0)
+    assert!(!p.meta(a.meta).is_live());
+    assert!(p.meta(a.meta).superslab().is_null(), "retire clears the pointer");
+    assert!(!p.pages().is_mapped(ss, 1), "retired SuperSlab was given back");
+    assert_eq!(p.meta(a.meta).generation(), Generation::new(1));
+
+    let b = p.acquire(2).unwrap();
+    let s = p.stats();
+    assert_eq!(s.stale_dropped, 1, "the stale entry is dropped and counted");
+    assert_eq!(s.stage1, 0, "Stage 1 must not serve a stale entry");
+    assert_eq!(b.stage, Stage::Map, "falls through to Stage 3");
+    assert!(p.pages().is_mapped(b.base, SLAB_SIZE));
+    // The record was reused in the next generation.
+    assert_eq!(b.meta, a.meta);
+    assert_eq!(b.gen, Generation::new(1));
+}
+
+#[test]
+fn stale_entry_of_reused_record_is_dropped_and_stage2_serves() {
+    let p = pool(0);
+    let a = p.acquire(1).unwrap();
+    let old_gen = a.gen;
+    p.release(a.meta, a.slot, 1); // retire: generation 0 -> 1
+    let b = p.acquire(3).unwrap(); // Stage 3 reuses the record (gen 1)
+    assert_eq!((b.meta, b.stage), (a.meta, Stage::Map));
+    // Re-push the old entry: same record, same slot number, old generation.
+    p.push_entry(1, Entry { index: a.meta, slot: 1, gen: old_gen });
+    let c = p.acquire(1).unwrap();
+    assert_eq!(p.stats().stale_dropped, 2, "both the original and the re-pushed entry were stale");
+    assert_eq!(c.stage, Stage::Claim, "Stage 2 claims an UNUSED slot of the live SuperSlab");
+    assert_eq!(p.meta(c.meta).slot_state(c.slot), SlotState::Active);
+}
+
+#[test]
+fn stale_entry_for_active_slot_is_dropped() {
+    let p = pool(16 << 20);
+    let a = p.acquire(0).unwrap();
+    let b = p.acquire(0).unwrap();
+    p.release(b.meta, b.slot, 0);
+    let b2 = p.acquire(0).unwrap();
+    assert_eq!((b2.meta, b2.slot, b2.stage), (b.meta, b.slot, Stage::Reuse));
+    // A duplicate entry for the now-active slot must not activate it twice.
+    p.push_entry(0, Entry { index: b.meta, slot: b.slot, gen: b.gen });
+    let c = p.acquire(0).unwrap();
+    assert!(!(c.meta == b.meta && c.slot == b.slot), "slot handed out twice");
+    assert_eq!(p.stats().stale_dropped, 1);
+    let _ = a;
+}
+
+#[test]
+fn empty_slot_is_reused_through_stage1_with_same_generation() {
+    let p = pool(16 << 20);
+    let keep = p.acquire(4).unwrap();
+    let a = p.acquire(4).unwrap();
+    assert_eq!(a.stage, Stage::Claim);
+    p.release(a.meta, a.slot, 4);
+    assert_eq!(p.meta(a.meta).slot_state(a.slot), SlotState::Empty);
+    let b = p.acquire(4).unwrap();
+    assert_eq!((b.meta, b.slot, b.gen, b.stage), (a.meta, a.slot, a.gen, Stage::Reuse));
+    let _ = keep;
+}
+
+#[test]
+fn generation_bumps_on_every_retire_and_only_grows() {
+    let p = pool(16 << 20);
+    let mut last = None;
+    for i in 0..50u32 {
+        let a = p.acquire(0).unwrap();
+        assert_eq!(a.gen, Generation::new(i));
+        if let Some(g) = last {
+            assert!(a.gen > g);
+        }
+        last = Some(a.gen);
+        p.release(a.meta, a.slot, 0);
+        assert_eq!(p.meta(a.meta).generation(), Generation::new(i + 1));
+    }
+    assert_eq!(p.stats().retired, 50);
+    assert_eq!(p.stats().mapped, 1, "retired SuperSlabs are cached and reused");
+}
+
+#[test]
+fn generation_wrap_around_keeps_old_entries_stale() {
+    let p = pool(16 << 20);
+    let a = p.acquire(0).unwrap();
+    p.release(a.meta, a.slot, 0);
+    assert!(p.set_retired_generation(a.meta, Generation::new(GEN_MASK)));
+    let b = p.acquire(0).unwrap();
+    assert_eq!((b.meta, b.gen), (a.meta, Generation::new(GEN_MASK)));
+    p.release(b.meta, b.slot, 0); // retire: generation wraps to 0
+    assert_eq!(p.meta(a.meta).generation(), Generation::ZERO);
+    let c = p.acquire(0).unwrap();
+    assert_eq!((c.meta, c.gen, c.stage), (a.meta, Generation::ZERO, Stage::Map));
+    // An entry from just before the wrap is stale in the wrapped generation.
+    p.push_entry(0, Entry { index: a.meta, slot: 5, gen: Generation::new(GEN_MASK) });
+    let d = p.acquire(0).unwrap();
+    assert_eq!(d.stage, Stage::Claim);
+    assert!(p.stats().stale_dropped >= 2);
+}
+
+#[test]
+fn stage_order_reuse_then_claim_then_map() {
+    let p = pool(16 << 20);
+    let all: Vec<_> = (0..SLOTS).map(|_| p.acquire(7).unwrap()).collect();
+    assert_eq!(all[0].stage, Stage::Map);
+    assert!(all[1..].iter().all(|a| a.stage == Stage::Claim));
+    assert_eq!(p.acquire(7).unwrap().stage, Stage::Map, "SuperSlab full -> Stage 3");
+    p.release(all[3].meta, all[3].slot, 7);
+    assert_eq!(p.acquire(7).unwrap().stage, Stage::Reuse);
+}
+
+#[test]
+fn out_of_memory_returns_none() {
+    let p = Pool::new(MockPages::new(), Options::DEFAULT);
+    p.pages().fail_after(0);
+    assert!(p.acquire(0).is_none());
+}
+
+/// A tiny xorshift PRNG (no dependencies).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn stress_four_threads_million_acquire_release_no_slot_live_twice() {
+    const THREADS: usize = 4;
+    const OPS: usize = 250_000; // per thread: 1M acquire/release in total
+    const MAX_RECORDS: usize = 4096;
+    let p = Arc::new(pool(2 << 20));
+    let live: Arc<Vec<AtomicU8>> = Arc::new((0..MAX_RECORDS * SLOTS).map(|_| AtomicU8::new(0)).collect());
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let p = p.clone();
+            let live = live.clone();
+            std::thread::spawn(move || {
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1) * 0x1234_5678);
+                let mut held: Vec<(hakmem_alloc::Acquired, usize)> = Vec::new();
+                let tag = 0xA5A5_0000_0000_0000u64 | t as u64;
+                for i in 0..OPS {
+                    let r = rng.next();
+                    // Bias: hold few slots, so SuperSlabs empty out and retire often.
+                    let acquire = held.is_empty() || (held.len() < 40 && r % 3 != 0);
+                    if acquire {
+                        let class = (r >> 8) as usize % 8;
+                        let a = p.acquire(class).expect("mock out of memory");
+                        let k = a.meta as usize * SLOTS + a.slot as usize;
+                        assert!(k < live.len(), "registry grew past the test's shadow");
+                        assert_eq!(live[k].swap(1, Ordering::AcqRel), 0, "slot {k} is live twice");
+                        assert!(p.pages().is_mapped(a.base, SLAB_SIZE), "handed a slab of an unmapped SuperSlab");
+                        // SAFETY: we own the slab; it is mapped (checked above).
+                        unsafe { (a.base as *mut u64).write(tag ^ i as u64) };
+                        held.push((a, i));
+                    } else {
+                        let j = (r >> 16) as usize % held.len();
+                        let (a, i0) = held.swap_remove(j);
+                        // SAFETY: still owned and mapped.
+                        let v = unsafe { (a.base as *const u64).read() };
+                        assert_eq!(v, tag ^ i0 as u64, "someone else wrote into our slab");
+                        let k = a.meta as usize * SLOTS + a.slot as usize;
+                        assert_eq!(live[k].swap(0, Ordering::AcqRel), 1);
+                        p.release(a.meta, a.slot, (r >> 8) as usize % 8);
+                    }
+                }
+                for (a, _) in held {
+                    live[a.meta as usize * SLOTS + a.slot as usize].store(0, Ordering::Release);
+                    p.release(a.meta, a.slot, 0);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let s = p.stats();
+    eprintln!("stress: {s:?}");
+    assert!(s.stage1 > 0 && s.stage2 > 0 && s.stage3 > 0, "all three stages exercised: {s:?}");
+    assert!(s.retired > 100, "SuperSlabs retired throughout: {s:?}");
+    assert_eq!(s.live_superslabs, 0, "everything released -> everything retired");
+}
