@@ -315,7 +315,7 @@ impl<P: PageSource> Heap<P> {
     /// Find the next slab to allocate from for class `c`, owned by `tc`, on no list.
     fn next_slab(&self, tc: &mut ThreadCache, c: usize) -> *const Slab {
         let cs = &mut tc.slabs[c];
-        // SAFETY (block): every slab reached through cs is owned by tc.
+        // SAFETY: every slab reached through cs is owned by tc.
         unsafe {
             if let Some(s) = cs.partial.as_ref() {
                 list_remove(&mut cs.partial, s);
@@ -404,8 +404,8 @@ impl<P: PageSource> Heap<P> {
             // SAFETY: bin holds `count` linked blocks, keep < count.
             rest = unsafe { (*rest).next };
         }
+        // SAFETY: `last` is null or a block on the bin.
         match unsafe { last.as_mut() } {
-            // SAFETY: `last` is a block on the bin.
             Some(l) => l.next = core::ptr::null_mut(),
             None => bin.head = core::ptr::null_mut(),
         }

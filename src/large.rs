@@ -57,7 +57,11 @@ impl Large {
     /// An empty manager.
     pub fn new() -> Self {
         Self {
-            cache: Mutex::new(Cache { e: [Cached { base: core::ptr::null_mut(), len: 0 }; CACHE_SLOTS], n: 0, bytes: 0 }),
+            cache: Mutex::new(Cache {
+                e: [Cached { base: core::ptr::null_mut(), len: 0 }; CACHE_SLOTS],
+                n: 0,
+                bytes: 0,
+            }),
             live_bytes: AtomicU64::new(0),
             mapped_bytes: AtomicU64::new(0),
         }
@@ -124,7 +128,10 @@ impl Large {
         // SAFETY: as above.
         let magic = unsafe { (*h).magic };
         if magic != MAGIC {
-            crate::out::fatal(if magic == DEAD { "double free detected" } else { "free of a pointer that is not an allocation" }, p);
+            crate::out::fatal(
+                if magic == DEAD { "double free detected" } else { "free of a pointer that is not an allocation" },
+                p,
+            );
         }
         h
     }
@@ -156,8 +163,8 @@ impl Large {
         self.live_bytes.fetch_sub(size as u64, Ordering::Relaxed);
         if len <= CACHE_MAX_ONE {
             let mut c = lock(&self.cache);
-            if c.n == CACHE_SLOTS || c.bytes + len > CACHE_MAX_BYTES {
-                if c.n > 0 {
+            if (c.n == CACHE_SLOTS || c.bytes + len > CACHE_MAX_BYTES) && c.n > 0 {
+                {
                     let old = c.e[0];
                     let n = c.n;
                     c.e.copy_within(1..n, 0);

@@ -24,8 +24,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
-pub mod sync;
 pub mod platform;
+pub mod sync;
 
 pub mod config;
 pub mod options;
@@ -53,9 +53,9 @@ mod global;
 pub use global::{heap as global_heap, HakMem};
 pub use heap::Heap;
 pub use options::Options;
-pub use platform::{MockPages, PageSource};
 #[cfg(unix)]
 pub use platform::OsPages;
+pub use platform::{MockPages, PageSource};
 pub use pool::{Acquired, Pool, PoolStats, SlotState, Stage};
 pub use stats::Stats;
 pub use tag::{Entry, Generation};

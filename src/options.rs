@@ -105,8 +105,9 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::bool_assert_comparison)]
     fn defaults_match_the_seed() {
         assert_eq!(Options::DEFAULT.drain_interval, 2048);
-        assert!(!Options::DEFAULT.acquire_debug);
+        assert_eq!(Options::DEFAULT.acquire_debug, false);
     }
 }

@@ -165,7 +165,10 @@ mod tests {
                         assert!(cs >= size);
                         // blocks sit at i * cs from a 64 KiB-aligned slab base
                         let natural = 1usize << cs.trailing_zeros().min(16);
-                        assert!(natural >= align.min(16) && (align <= 16 || cs % align == 0), "size {size} align {align} class {cs}");
+                        assert!(
+                            natural >= align.min(16) && (align <= 16 || cs % align == 0),
+                            "size {size} align {align} class {cs}"
+                        );
                     }
                     None => assert!(size.max(align) > MAX_SMALL || align > MAX_SMALL),
                 }

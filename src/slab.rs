@@ -210,7 +210,10 @@ impl Slab {
             self.local(|l| {
                 let off = b as usize & (crate::config::SLAB_SIZE - 1);
                 if l.used == 0 || (b as usize) >= l.bump || off % l.bsize as usize != 0 {
-                    crate::out::fatal(if l.used == 0 { "double free detected" } else { "free of a pointer that is not a block" }, b as *const u8);
+                    crate::out::fatal(
+                        if l.used == 0 { "double free detected" } else { "free of a pointer that is not a block" },
+                        b as *const u8,
+                    );
                 }
                 (*b).next = l.free;
                 l.free = b;

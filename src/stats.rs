@@ -113,7 +113,14 @@ pub fn print(s: &Stats) {
     for c in 0..NUM_CLASSES {
         if s.class_allocs[c] != 0 {
             let mut b = crate::out::LineBuf::new();
-            let _ = write!(b, "hakmem stats: class {:>2} ({:>5} B) allocs {} frees {}", c, class_size(c), s.class_allocs[c], s.class_frees[c]);
+            let _ = write!(
+                b,
+                "hakmem stats: class {:>2} ({:>5} B) allocs {} frees {}",
+                c,
+                class_size(c),
+                s.class_allocs[c],
+                s.class_frees[c]
+            );
             crate::out::eprintln(format_args!("{}", core::str::from_utf8(b.as_bytes()).unwrap_or("")));
         }
     }

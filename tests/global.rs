@@ -74,7 +74,8 @@ fn alloc_zeroed_is_zero_after_reuse() {
 
 #[test]
 fn realloc_keeps_prefix_across_class_and_large_boundaries() {
-    let mut sizes = vec![1usize, 7, 8, 9, 16, 100, 128, 129, 1024, 1025, 32767, 32768, 32769, 65536, 1 << 20, 3 << 20, 8 << 20];
+    let mut sizes =
+        vec![1usize, 7, 8, 9, 16, 100, 128, 129, 1024, 1025, 32767, 32768, 32769, 65536, 1 << 20, 3 << 20, 8 << 20];
     let down: Vec<usize> = sizes.iter().rev().skip(1).copied().collect();
     sizes.extend(down);
     for align in [8, 64, 4096] {

@@ -35,7 +35,18 @@ fn rss_returns_near_start_after_400mib_burst() {
         }
         let after = resident_bytes();
         let stats = HakMem::stats();
-        eprintln!("size {size}: rss before {} MiB, peak {} MiB, after {} MiB; {:?}", before >> 20, peak >> 20, after >> 20, stats.pool);
-        assert!(after < before + (48 << 20), "rss did not come back: before {} MiB after {} MiB", before >> 20, after >> 20);
+        eprintln!(
+            "size {size}: rss before {} MiB, peak {} MiB, after {} MiB; {:?}",
+            before >> 20,
+            peak >> 20,
+            after >> 20,
+            stats.pool
+        );
+        assert!(
+            after < before + (48 << 20),
+            "rss did not come back: before {} MiB after {} MiB",
+            before >> 20,
+            after >> 20
+        );
     }
 }

@@ -161,7 +161,7 @@ fn stress_four_threads_million_acquire_release_no_slot_live_twice() {
             let p = p.clone();
             let live = live.clone();
             std::thread::spawn(move || {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1) * 0x1234_5678);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((t as u64 + 1) * 0x1234_5678));
                 let mut held: Vec<(hakmem_alloc::Acquired, usize)> = Vec::new();
                 let tag = 0xA5A5_0000_0000_0000u64 | t as u64;
                 for i in 0..OPS {

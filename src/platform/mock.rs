@@ -182,7 +182,10 @@ unsafe impl PageSource for MockPages {
         let region = self.st.with(|s| {
             let v = s.live.as_slice();
             let at = v.partition_point(|r| r.base < ptr as usize);
-            assert!(at < v.len() && v[at].base == ptr as usize && v[at].len == len, "hakmem mock: unmap of a range that is not a mapping at {ptr:p}");
+            assert!(
+                at < v.len() && v[at].base == ptr as usize && v[at].len == len,
+                "hakmem mock: unmap of a range that is not a mapping at {ptr:p}"
+            );
             let r = v[at];
             s.live.remove(at);
             s.mapped -= len;

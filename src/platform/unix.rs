@@ -3,8 +3,8 @@
 
 use super::PageSource;
 use crate::config::PAGE_SIZE;
-use core::ffi::CStr;
 use crate::sync::unmodeled::{AtomicU8, Ordering};
+use core::ffi::CStr;
 use core::ptr::null_mut;
 
 /// Production page source: anonymous private mappings from the kernel.

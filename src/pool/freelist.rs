@@ -96,7 +96,7 @@ mod tests {
         let s = IndexStack::new();
         s.push(&a, 0);
         s.push(&a, 1); // stack: 1 -> 0
-        // Thread 1 starts a pop: reads head (top 1) and its next (0) ...
+                       // Thread 1 starts a pop: reads head (top 1) and its next (0) ...
         let seen = StackHead(s.head.load(Ordering::Acquire));
         assert_eq!(seen.top(), Some(1));
         let next = a.get(1).next.load(Ordering::Relaxed).checked_sub(1);

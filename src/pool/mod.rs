@@ -257,9 +257,27 @@ impl<P: PageSource> Pool<P> {
         self.pages.check_mapped(base, SLAB_SIZE);
         self.counters.stage[stage as usize].fetch_add(1, Ordering::Relaxed);
         match stage {
-            Stage::Reuse => trace!(self, "[SP_ACQUIRE_STAGE1_LOCKFREE] class={} reusing EMPTY slot (ss={:p} slab={})", class, ss, slot),
-            Stage::Claim => trace!(self, "[SP_ACQUIRE_STAGE2_LOCKFREE] class={} claimed UNUSED slot (ss={:p} slab={})", class, ss, slot),
-            Stage::Map => trace!(self, "[SP_ACQUIRE_STAGE3] class={} new SuperSlab (ss={:p} from_lru={})", class, ss, !zeroed as u8),
+            Stage::Reuse => trace!(
+                self,
+                "[SP_ACQUIRE_STAGE1_LOCKFREE] class={} reusing EMPTY slot (ss={:p} slab={})",
+                class,
+                ss,
+                slot
+            ),
+            Stage::Claim => trace!(
+                self,
+                "[SP_ACQUIRE_STAGE2_LOCKFREE] class={} claimed UNUSED slot (ss={:p} slab={})",
+                class,
+                ss,
+                slot
+            ),
+            Stage::Map => trace!(
+                self,
+                "[SP_ACQUIRE_STAGE3] class={} new SuperSlab (ss={:p} from_lru={})",
+                class,
+                ss,
+                !zeroed as u8
+            ),
         }
         Acquired { meta: meta_idx, slot, gen, base, stage, zeroed }
     }
@@ -273,7 +291,15 @@ impl<P: PageSource> Pool<P> {
                 return Some(self.finish(class, e.index, e.slot, e.gen, Stage::Reuse, false));
             }
             self.counters.stale.fetch_add(1, Ordering::Relaxed);
-            trace!(self, "[SP_ACQUIRE_STAGE1_STALE] class={} dropped stale entry (meta={} slab={} gen={} now={})", class, e.index, e.slot, e.gen.get(), self.metas.get(e.index).generation().get());
+            trace!(
+                self,
+                "[SP_ACQUIRE_STAGE1_STALE] class={} dropped stale entry (meta={} slab={} gen={} now={})",
+                class,
+                e.index,
+                e.slot,
+                e.gen.get(),
+                self.metas.get(e.index).generation().get()
+            );
         }
     }
 
@@ -395,7 +421,14 @@ impl<P: PageSource> Pool<P> {
             }
         };
         self.push_entry(class, Entry { index: meta_idx, slot, gen: after.gen() });
-        trace!(self, "[SP_RELEASE] class={} slot EMPTY (meta={} slab={} active_left={})", class, meta_idx, slot, after.active().count_ones());
+        trace!(
+            self,
+            "[SP_RELEASE] class={} slot EMPTY (meta={} slab={} active_left={})",
+            class,
+            meta_idx,
+            slot,
+            after.active().count_ones()
+        );
         if after.active() == 0 {
             self.try_retire(meta_idx, after);
         }
@@ -452,7 +485,11 @@ impl<P: PageSource> Pool<P> {
     pub fn set_retired_generation(&self, meta_idx: u32, gen: Generation) -> bool {
         let meta = self.metas.get(meta_idx);
         let w = SlotWord(meta.word.load(Ordering::Acquire));
-        !w.live() && meta.word.compare_exchange(w.0, SlotWord::new(gen, false, 0).0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        !w.live()
+            && meta
+                .word
+                .compare_exchange(w.0, SlotWord::new(gen, false, 0).0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Unmap every retained SuperSlab now. Returns how many were unmapped.

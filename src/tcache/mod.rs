@@ -60,7 +60,12 @@ impl ThreadCache {
     pub const fn new() -> Self {
         ThreadCache {
             bins: [Bin { head: core::ptr::null_mut(), count: 0, limit: 0 }; NUM_CLASSES],
-            slabs: [ClassSlabs { current: core::ptr::null(), partial: core::ptr::null(), full: core::ptr::null(), full_tail: core::ptr::null() }; NUM_CLASSES],
+            slabs: [ClassSlabs {
+                current: core::ptr::null(),
+                partial: core::ptr::null(),
+                full: core::ptr::null(),
+                full_tail: core::ptr::null(),
+            }; NUM_CLASSES],
             id: 0,
             heap: 0,
             #[cfg(feature = "stats")]
