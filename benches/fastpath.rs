@@ -39,6 +39,10 @@ fn layout(size: usize) -> Layout {
 /// One allocation of `size` bytes, written to and freed, per iteration.
 fn alloc_free_pair<A: GlobalAlloc>(a: &A, bencher: Bencher, size: usize) {
     let l = layout(size);
+    // Warm up first: lazy initialisation (heap, thread cache, first slab)
+    // would otherwise make divan's calibration pick one iteration per
+    // sample, which measures the timer instead of the allocator.
+    free_batch_of(a, l, batch_of(a, l));
     bencher.bench_local(|| {
         // SAFETY: `l` has a non-zero size.
         let p = unsafe { a.alloc(black_box(l)) };
@@ -52,13 +56,17 @@ fn alloc_free_pair<A: GlobalAlloc>(a: &A, bencher: Bencher, size: usize) {
 
 /// Allocates `BATCH` blocks of `BATCH_SIZE` bytes from `a` on this thread.
 fn batch<A: GlobalAlloc>(a: &A) -> Vec<usize> {
-    let l = layout(BATCH_SIZE);
+    batch_of(a, layout(BATCH_SIZE))
+}
+
+/// Allocates `BATCH` blocks of layout `l` from `a` on this thread.
+fn batch_of<A: GlobalAlloc>(a: &A, l: Layout) -> Vec<usize> {
     (0..BATCH)
         .map(|i| {
             // SAFETY: `l` has a non-zero size.
             let p = unsafe { a.alloc(l) };
             assert!(!p.is_null());
-            // SAFETY: `p` is a live block of `BATCH_SIZE` bytes.
+            // SAFETY: `p` is a live block of `l.size() >= 1` bytes.
             unsafe { p.write_volatile(i as u8) };
             p as usize
         })
@@ -67,11 +75,15 @@ fn batch<A: GlobalAlloc>(a: &A) -> Vec<usize> {
 
 /// Frees a batch from [`batch`]; returns the emptied vector so its own drop
 /// happens outside the timed loop.
-fn free_batch<A: GlobalAlloc>(a: &A, mut blocks: Vec<usize>) -> Vec<usize> {
-    let l = layout(BATCH_SIZE);
+fn free_batch<A: GlobalAlloc>(a: &A, blocks: Vec<usize>) -> Vec<usize> {
+    free_batch_of(a, layout(BATCH_SIZE), blocks)
+}
+
+/// Frees blocks of layout `l` from [`batch_of`]; returns the emptied vector.
+fn free_batch_of<A: GlobalAlloc>(a: &A, l: Layout, mut blocks: Vec<usize>) -> Vec<usize> {
     for &p in &blocks {
-        // SAFETY: every entry came from `a.alloc(l)` in `batch` and is freed
-        // exactly once.
+        // SAFETY: every entry came from `a.alloc(l)` in `batch_of` and is
+        // freed exactly once.
         unsafe { a.dealloc(p as *mut u8, l) };
     }
     blocks.clear();

@@ -101,6 +101,21 @@ fn free_small_slow(c: usize) {
     heap().drain(unsafe { &mut *tls::cache() }, c)
 }
 
+#[cold]
+#[inline(never)]
+fn alloc_large(layout: Layout, zero: bool) -> *mut u8 {
+    heap().alloc_large(layout, zero)
+}
+
+/// # Safety
+/// `p` is a live large block of the global heap.
+#[cold]
+#[inline(never)]
+unsafe fn free_large(p: *mut u8) {
+    // SAFETY: caller contract.
+    unsafe { heap().free_large(p) }
+}
+
 // SAFETY: every block returned is valid for its layout until freed, distinct
 // from all other live blocks (slabs hand each block to one cache at a time),
 // and aligned as asked (see size_class and large); failures return null.
@@ -115,7 +130,7 @@ unsafe impl GlobalAlloc for HakMem {
             }
             return alloc_small_slow(c);
         }
-        heap().alloc(&mut crate::ThreadCache::new(), layout)
+        alloc_large(layout, false)
     }
 
     #[inline]
@@ -127,14 +142,14 @@ unsafe impl GlobalAlloc for HakMem {
             }
             return;
         }
-        // SAFETY: caller contract; large blocks never touch the cache.
-        unsafe { heap().dealloc(&mut crate::ThreadCache::new(), ptr, layout) }
+        // SAFETY: caller contract: a large block of ours.
+        unsafe { free_large(ptr) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if class_of(layout.size(), layout.align()).is_none() {
-            return heap().alloc_zeroed(&mut crate::ThreadCache::new(), layout);
+            return alloc_large(layout, true);
         }
         // SAFETY: forwarding our own contract.
         let p = unsafe { self.alloc(layout) };

@@ -28,6 +28,8 @@ use core::ptr::null;
 const FULL_SCAN: usize = 16;
 /// Bytes a cache bin may hold before draining (capped by the drain interval).
 const BIN_BYTES: usize = 256 << 10;
+/// Smallest bin capacity (after adapting to cross-thread frees).
+const MIN_LIMIT: u32 = 64;
 
 struct Abandoned {
     heads: [*const Slab; NUM_CLASSES],
@@ -243,7 +245,7 @@ impl<P: PageSource> Heap<P> {
     }
 
     #[cold]
-    fn alloc_large(&self, layout: Layout, zero: bool) -> *mut u8 {
+    pub(crate) fn alloc_large(&self, layout: Layout, zero: bool) -> *mut u8 {
         let p = self.large.alloc(self.pool.pages(), layout.size(), layout.align(), zero);
         #[cfg(feature = "stats")]
         if !p.is_null() {
@@ -252,8 +254,10 @@ impl<P: PageSource> Heap<P> {
         p
     }
 
+    /// # Safety
+    /// `p` is a live large block of this heap.
     #[cold]
-    unsafe fn free_large(&self, p: *mut u8) {
+    pub(crate) unsafe fn free_large(&self, p: *mut u8) {
         if self.pool.lookup(p).is_some() {
             crate::out::fatal("free of a small block with a large layout", p);
         }
@@ -268,8 +272,8 @@ impl<P: PageSource> Heap<P> {
         }
         tc.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         tc.heap = self as *const Self as usize;
-        for (c, bin) in tc.bins.iter_mut().enumerate() {
-            bin.limit = ((BIN_BYTES / class_size(c)) as u32).clamp(8, self.drain_interval.max(8));
+        for c in 0..NUM_CLASSES {
+            tc.bins[c].limit = self.bin_limit(c);
         }
     }
 
@@ -386,6 +390,7 @@ impl<P: PageSource> Heap<P> {
     }
 
     /// Drain bin `c` down to half its limit, returning blocks to their slabs.
+    /// The newest blocks go, so nothing is walked that is not returned.
     #[cold]
     #[inline(never)]
     pub(crate) fn drain(&self, tc: &mut ThreadCache, c: usize) {
@@ -396,43 +401,74 @@ impl<P: PageSource> Heap<P> {
         if bin.count < bin.limit {
             return;
         }
-        let keep = bin.limit / 2;
-        let mut rest = bin.head;
-        let mut last: *mut Block = core::ptr::null_mut();
-        for _ in 0..keep {
-            last = rest;
-            // SAFETY: bin holds `count` linked blocks, keep < count.
-            rest = unsafe { (*rest).next };
+        let n = bin.count - bin.limit / 2;
+        let head = bin.head;
+        bin.count -= n;
+        let (foreign, rest) = self.return_blocks(tc, head, n as usize);
+        tc.bins[c].head = rest;
+        // Adapt: a bin that mostly frees other threads' blocks drains in small
+        // batches, so those blocks flow back to their owners while still hot;
+        // one that frees its own grows back to the full limit.
+        let bin = &mut tc.bins[c];
+        if foreign * 2 > n as usize {
+            bin.limit = (bin.limit / 2).max(MIN_LIMIT);
+        } else if foreign == 0 {
+            bin.limit = (bin.limit * 2).min(self.bin_limit(c));
         }
-        // SAFETY: `last` is null or a block on the bin.
-        match unsafe { last.as_mut() } {
-            Some(l) => l.next = core::ptr::null_mut(),
-            None => bin.head = core::ptr::null_mut(),
-        }
-        bin.count = keep;
-        self.return_chain(tc, rest);
     }
 
-    fn return_chain(&self, tc: &mut ThreadCache, mut b: *mut Block) {
-        while !b.is_null() {
+    /// The full capacity of a bin of class `c`.
+    fn bin_limit(&self, c: usize) -> u32 {
+        ((BIN_BYTES / class_size(c)) as u32).clamp(MIN_LIMIT, self.drain_interval.max(MIN_LIMIT))
+    }
+
+    /// Return the first `n` blocks of the chain at `b` (or all, for `usize::MAX`)
+    /// to their slabs. Consecutive blocks bound for the same foreign slab are
+    /// pushed onto its remote list with one CAS. Returns how many went to
+    /// other threads' slabs, and the rest of the chain.
+    fn return_blocks(&self, tc: &mut ThreadCache, mut b: *mut Block, mut n: usize) -> (usize, *mut Block) {
+        let mut batch: Option<(&Slab, *mut Block, *mut Block)> = None;
+        let mut foreign = 0;
+        while n > 0 && !b.is_null() {
+            n -= 1;
             // SAFETY: `b` is a free block of ours taken off a bin.
             let next = unsafe { (*b).next };
-            self.return_block(tc, b);
+            let Some((m, slot)) = self.pool.lookup(b.cast()) else {
+                crate::out::fatal("free of a pointer not allocated by hakmem", b.cast());
+            };
+            let s = self.pool.slab(m, slot);
+            if s.owner() == tc.id {
+                self.return_local(tc, s, b);
+            } else {
+                foreign += 1;
+                batch = match batch {
+                    Some((bs, h, t)) if core::ptr::eq(bs, s) => {
+                        // SAFETY: `b` is ours to link into the pending chain.
+                        unsafe { (*b).next = h };
+                        Some((bs, b, t))
+                    }
+                    other => {
+                        if let Some((bs, h, t)) = other {
+                            // SAFETY: h..t is a chain of free blocks of slab bs.
+                            unsafe { bs.remote.push_chain(h, t) };
+                        }
+                        // SAFETY: as above.
+                        unsafe { (*b).next = core::ptr::null_mut() };
+                        Some((s, b, b))
+                    }
+                };
+            }
             b = next;
         }
+        if let Some((bs, h, t)) = batch {
+            // SAFETY: h..t is a chain of free blocks of slab bs.
+            unsafe { bs.remote.push_chain(h, t) };
+        }
+        (foreign, b)
     }
 
-    fn return_block(&self, tc: &mut ThreadCache, b: *mut Block) {
-        let Some((m, slot)) = self.pool.lookup(b.cast()) else {
-            crate::out::fatal("free of a pointer not allocated by hakmem", b.cast());
-        };
-        let s = self.pool.slab(m, slot);
-        if s.owner() != tc.id {
-            // SAFETY: we give the block up to its slab's remote list.
-            unsafe { s.remote.push(b) };
-            return;
-        }
-        // SAFETY: we own this slab.
+    fn return_local(&self, tc: &mut ThreadCache, s: &Slab, b: *mut Block) {
+        // SAFETY: we own this slab (owner == tc.id).
         unsafe {
             let used = s.free_local(b);
             let (list, class) = s.local(|l| (l.list, l.class as usize));
@@ -476,7 +512,7 @@ impl<P: PageSource> Heap<P> {
         for c in 0..NUM_CLASSES {
             let head = core::mem::replace(&mut tc.bins[c].head, core::ptr::null_mut());
             tc.bins[c].count = 0;
-            self.return_chain(tc, head);
+            let _ = self.return_blocks(tc, head, usize::MAX);
         }
         for c in 0..NUM_CLASSES {
             let cs = tc.slabs[c];

@@ -17,18 +17,18 @@ impl RemoteList {
         Self { head: AtomicPtr::new(core::ptr::null_mut()) }
     }
 
-    /// Push a block.
+    /// Push a chain `head ..= tail` (linked through `next`) with one CAS.
     ///
     /// # Safety
-    /// `b` is a free block of this slab that the caller exclusively holds and
-    /// gives up.
+    /// The chain consists of free blocks of this slab that the caller holds
+    /// exclusively and gives up; `tail` is reachable from `head`.
     #[inline]
-    pub unsafe fn push(&self, b: *mut Block) {
+    pub unsafe fn push_chain(&self, head: *mut Block, tail: *mut Block) {
         let mut h = self.head.load(Ordering::Relaxed);
         loop {
-            // SAFETY: the caller owns `b` until the CAS below publishes it.
-            unsafe { (*b).next = h };
-            match self.head.compare_exchange_weak(h, b, Ordering::Release, Ordering::Relaxed) {
+            // SAFETY: the caller owns the chain until the CAS below publishes it.
+            unsafe { (*tail).next = h };
+            match self.head.compare_exchange_weak(h, head, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(cur) => {
                     h = cur;

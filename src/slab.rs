@@ -135,23 +135,23 @@ impl Slab {
     /// # Safety
     /// Caller owns the slab.
     pub(crate) unsafe fn collect_remote(&self) -> u32 {
-        let mut b = self.remote.take_all();
+        let b = self.remote.take_all();
         if b.is_null() {
             return 0;
         }
         // SAFETY: owner-only state; the remote chain is ours after take_all.
         unsafe {
+            let mut tail = b;
+            let mut n = 1u32;
+            while !(*tail).next.is_null() {
+                tail = (*tail).next;
+                n += 1;
+            }
             self.local(|l| {
-                let mut n = 0u32;
-                while !b.is_null() {
-                    let next = (*b).next;
-                    (*b).next = l.free;
-                    l.free = b;
-                    b = next;
-                    n += 1;
-                }
+                (*tail).next = l.free;
+                l.free = b;
                 if n > l.used {
-                    crate::out::fatal("double free (remote) detected in slab", l.free as *const u8);
+                    crate::out::fatal("double free (remote) detected in slab", b as *const u8);
                 }
                 l.used -= n;
                 n
@@ -167,7 +167,28 @@ impl Slab {
         // SAFETY: owner-only state and the slab's own free blocks.
         unsafe {
             if self.local(|l| l.free.is_null()) {
-                self.collect_remote();
+                // Hand a modest remote chain straight to the caller: one walk,
+                // and `used` is unchanged (collected and re-taken at once).
+                let r = self.remote.take_all();
+                if !r.is_null() {
+                    let mut tail = r;
+                    let mut n = 1u32;
+                    while !(*tail).next.is_null() {
+                        tail = (*tail).next;
+                        n += 1;
+                    }
+                    if n <= max.saturating_mul(2) {
+                        return (r, n);
+                    }
+                    self.local(|l| {
+                        (*tail).next = l.free;
+                        l.free = r;
+                        if n > l.used {
+                            crate::out::fatal("double free (remote) detected in slab", r as *const u8);
+                        }
+                        l.used -= n;
+                    });
+                }
             }
             self.local(|l| {
                 let mut head: *mut Block = core::ptr::null_mut();
@@ -184,14 +205,17 @@ impl Slab {
                     l.free = (*tail).next;
                     (*tail).next = core::ptr::null_mut();
                 }
-                // Then carve fresh blocks, pushed in front.
-                let bs = l.bsize as usize;
-                while n < max && l.bump < l.end {
-                    let b = l.bump as *mut Block;
-                    (*b).next = head;
-                    head = b;
-                    l.bump += bs;
-                    n += 1;
+                // Only when nothing was recycled, carve fresh blocks: reusing
+                // returned (cache-warm) blocks first keeps the footprint small.
+                if n == 0 {
+                    let bs = l.bsize as usize;
+                    while n < max && l.bump < l.end {
+                        let b = l.bump as *mut Block;
+                        (*b).next = head;
+                        head = b;
+                        l.bump += bs;
+                        n += 1;
+                    }
                 }
                 l.used += n;
                 (head, n)

@@ -68,9 +68,7 @@ impl Args {
     pub fn take_or<T: FromStr>(&mut self, name: &str, default: T) -> Result<T, String> {
         match self.take(name) {
             None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| format!("--{name}: cannot parse {v:?}")),
+            Some(v) => v.parse().map_err(|_| format!("--{name}: cannot parse {v:?}")),
         }
     }
 
@@ -134,18 +132,11 @@ pub fn start() -> Result<(Args, Alloc), String> {
         return Ok((args, active));
     }
     if std::env::var_os(REEXEC_VAR).is_some() {
-        return Err(format!(
-            "re-executed with {}={wanted} but the process runs on {active}",
-            dispatch::ENV_VAR
-        ));
+        return Err(format!("re-executed with {}={wanted} but the process runs on {active}", dispatch::ENV_VAR));
     }
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let err = Command::new(exe)
-        .args(argv)
-        .env(dispatch::ENV_VAR, wanted.name())
-        .env(REEXEC_VAR, "1")
-        .exec();
+    let err = Command::new(exe).args(argv).env(dispatch::ENV_VAR, wanted.name()).env(REEXEC_VAR, "1").exec();
     Err(format!("re-exec for --alloc {wanted} failed: {err}"))
 }
 

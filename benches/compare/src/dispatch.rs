@@ -37,12 +37,7 @@ pub enum Alloc {
 
 impl Alloc {
     /// Every allocator, hakmem first, in the order reports use.
-    pub const ALL: [Alloc; 4] = [
-        Alloc::Hakmem,
-        Alloc::System,
-        Alloc::Mimalloc,
-        Alloc::Jemalloc,
-    ];
+    pub const ALL: [Alloc; 4] = [Alloc::Hakmem, Alloc::System, Alloc::Mimalloc, Alloc::Jemalloc];
 
     /// The command-line / environment name.
     pub const fn name(self) -> &'static str {
@@ -126,10 +121,7 @@ fn resolve() -> u8 {
 pub fn active() -> Result<Alloc, String> {
     Alloc::from_code(choice()).ok_or_else(|| {
         let shown = std::env::var_os(ENV_VAR).unwrap_or_default();
-        format!(
-            "{ENV_VAR}={} is not one of hakmem|system|mimalloc|jemalloc",
-            shown.to_string_lossy()
-        )
+        format!("{ENV_VAR}={} is not one of hakmem|system|mimalloc|jemalloc", shown.to_string_lossy())
     })
 }
 

@@ -37,10 +37,7 @@ where
     if threads <= 1 {
         let start = Instant::now();
         let ops = body(0);
-        return Outcome {
-            ops,
-            secs: start.elapsed().as_secs_f64(),
-        };
+        return Outcome { ops, secs: start.elapsed().as_secs_f64() };
     }
     let barrier = Barrier::new(threads + 1);
     std::thread::scope(|s| {
@@ -55,14 +52,8 @@ where
             .collect();
         barrier.wait();
         let start = Instant::now();
-        let ops = handles
-            .into_iter()
-            .map(|h| h.join().expect("bench thread panicked"))
-            .sum();
-        Outcome {
-            ops,
-            secs: start.elapsed().as_secs_f64(),
-        }
+        let ops = handles.into_iter().map(|h| h.join().expect("bench thread panicked")).sum();
+        Outcome { ops, secs: start.elapsed().as_secs_f64() }
     })
 }
 
@@ -83,10 +74,7 @@ pub fn peak_rss_kib() -> u64 {
 pub fn report(workload: &str, alloc: Option<Alloc>, outcome: Outcome) {
     let ops_s = outcome.ops_per_sec();
     let who = alloc.map_or("floor", Alloc::name);
-    println!(
-        "{workload} [{who}]: {} ops in {:.4} s",
-        outcome.ops, outcome.secs
-    );
+    println!("{workload} [{who}]: {} ops in {:.4} s", outcome.ops, outcome.secs);
     println!("Throughput: {ops_s:.0} ops/s ({:.2} M ops/s)", ops_s / 1e6);
     println!(
         "RESULT ops_per_sec={ops_s:.1} secs={:.6} ops={} alloc={who} peak_rss_kib={}",

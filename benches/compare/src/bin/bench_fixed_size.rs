@@ -5,7 +5,5 @@
 use hakmem_bench::{cli, workloads};
 
 fn main() {
-    cli::exit_on_error(
-        cli::start().and_then(|(args, alloc)| workloads::run_program("fixed", args, alloc)),
-    );
+    cli::exit_on_error(cli::start().and_then(|(args, alloc)| workloads::run_program("fixed", args, alloc)));
 }

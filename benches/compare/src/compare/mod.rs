@@ -47,12 +47,7 @@ pub struct Case {
 
 impl Case {
     fn new(id: &'static str, workload: &'static str, args: &str, floor: bool) -> Case {
-        Case {
-            id,
-            workload,
-            args: args.split_whitespace().map(String::from).collect(),
-            floor,
-        }
+        Case { id, workload, args: args.split_whitespace().map(String::from).collect(), floor }
     }
 
     /// The equivalent single-program command line (for the report).
@@ -74,54 +69,23 @@ pub fn plan(quick: bool) -> Vec<Case> {
         // The seed's headline case and its 16-byte twin, verbatim.
         Case::new("fixed_256", "fixed", "10000 256 128", true),
         Case::new("fixed_16", "fixed", "10000 16 64", true),
-        Case::new(
-            "random_mixed_t1",
-            "random_mixed",
-            q("10000000 --threads 1", "3000000 --threads 1"),
-            false,
-        ),
-        Case::new(
-            "random_mixed_t2",
-            "random_mixed",
-            q("10000000 --threads 2", "3000000 --threads 2"),
-            false,
-        ),
-        Case::new(
-            "xmalloc",
-            "xmalloc",
-            q("--iters 2000000 --threads 1", "--iters 500000 --threads 1"),
-            false,
-        ),
+        Case::new("random_mixed_t1", "random_mixed", q("20000000 --threads 1", "5000000 --threads 1"), false),
+        Case::new("random_mixed_t2", "random_mixed", q("20000000 --threads 2", "5000000 --threads 2"), false),
+        Case::new("xmalloc", "xmalloc", q("--iters 4000000 --threads 1", "--iters 1000000 --threads 1"), false),
         Case::new(
             "larson",
             "larson",
-            q(
-                "--threads 2 --ws 1000 --rounds 40 --iters 100000",
-                "--threads 2 --ws 1000 --rounds 20 --iters 50000",
-            ),
+            q("--threads 2 --ws 1000 --rounds 40 --iters 200000", "--threads 2 --ws 1000 --rounds 20 --iters 100000"),
             false,
         ),
         Case::new(
             "cache_scratch",
             "cache-scratch",
-            q(
-                "--threads 2 --iters 2000000 --size 8 --reps 10",
-                "--threads 2 --iters 500000 --size 8 --reps 10",
-            ),
+            q("--threads 2 --iters 4000000 --size 8 --reps 10", "--threads 2 --iters 1000000 --size 8 --reps 10"),
             false,
         ),
-        Case::new(
-            "malloc_large",
-            "malloc-large",
-            q("--iters 2000", "--iters 500"),
-            false,
-        ),
-        Case::new(
-            "realloc_growth",
-            "realloc-growth",
-            q("--mb 100 --repeats 5", "--mb 100 --repeats 1"),
-            false,
-        ),
+        Case::new("malloc_large", "malloc-large", q("--iters 4000", "--iters 1000"), false),
+        Case::new("realloc_growth", "realloc-growth", q("--mb 100 --repeats 5", "--mb 100 --repeats 2"), false),
     ]
 }
 
@@ -164,27 +128,15 @@ impl Config {
             None => Alloc::ALL.to_vec(),
             Some(list) => list
                 .split(',')
-                .map(|n| {
-                    Alloc::from_name(n.trim().as_bytes()).ok_or(format!("--allocs: unknown {n:?}"))
-                })
+                .map(|n| Alloc::from_name(n.trim().as_bytes()).ok_or(format!("--allocs: unknown {n:?}")))
                 .collect::<Result<Vec<_>, _>>()?,
         };
         if allocs.is_empty() {
             return Err("--allocs: empty".into());
         }
-        let only = args
-            .take("only")
-            .map(|l| l.split(',').map(|s| s.trim().to_string()).collect())
-            .unwrap_or_default();
+        let only = args.take("only").map(|l| l.split(',').map(|s| s.trim().to_string()).collect()).unwrap_or_default();
         let timeout = Duration::from_secs(args.take_or("timeout", if quick { 60 } else { 120 })?);
-        Ok(Config {
-            runs,
-            quick,
-            out,
-            allocs,
-            only,
-            timeout,
-        })
+        Ok(Config { runs, quick, out, allocs, only, timeout })
     }
 }
 
@@ -203,19 +155,12 @@ fn schedule<'a>(cases: &'a [Case], cfg: &Config) -> Vec<Job<'a>> {
     for run in 0..cfg.runs {
         for (case_index, case) in cases.iter().enumerate() {
             let n = cfg.allocs.len();
-            let mut entrants: Vec<Entrant> = (0..n)
-                .map(|i| Entrant::Alloc(cfg.allocs[(i + run) % n]))
-                .collect();
+            let mut entrants: Vec<Entrant> = (0..n).map(|i| Entrant::Alloc(cfg.allocs[(i + run) % n])).collect();
             if case.floor {
                 entrants.push(Entrant::Floor);
             }
             for entrant in entrants {
-                jobs.push(Job {
-                    case,
-                    case_index,
-                    entrant,
-                    run,
-                });
+                jobs.push(Job { case, case_index, entrant, run });
             }
         }
     }
@@ -238,12 +183,8 @@ pub fn main(mut args: Args) -> Result<(), String> {
         }
     }
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let entrants: Vec<Entrant> = cfg
-        .allocs
-        .iter()
-        .map(|&a| Entrant::Alloc(a))
-        .chain(std::iter::once(Entrant::Floor))
-        .collect();
+    let entrants: Vec<Entrant> =
+        cfg.allocs.iter().map(|&a| Entrant::Alloc(a)).chain(std::iter::once(Entrant::Floor)).collect();
     let mut results = report::Results::new(&cases, &entrants);
     let jobs = schedule(&cases, &cfg);
     let load_before = report::loadavg();
@@ -268,11 +209,9 @@ pub fn main(mut args: Args) -> Result<(), String> {
         );
         let r = runner::run_child(&exe, job.case, job.entrant, cfg.timeout);
         match &r.error {
-            None => eprintln!(
-                "{} ops/s, peak RSS {}",
-                report::fmt_rate(r.ops_per_sec),
-                report::fmt_mib(r.peak_rss_kib)
-            ),
+            None => {
+                eprintln!("{} ops/s, peak RSS {}", report::fmt_rate(r.ops_per_sec), report::fmt_mib(r.peak_rss_kib))
+            }
             Some(e) => eprintln!("FAILED: {e}"),
         }
         results.record(job.case_index, job.entrant, job.run, r);
@@ -288,10 +227,7 @@ pub fn main(mut args: Args) -> Result<(), String> {
     let summary = results.summarise();
     print!("{}", report::text(&summary, &meta));
     report::write_all(&cfg.out, &results, &summary, &meta)?;
-    eprintln!(
-        "wrote {0}/compare.md, {0}/compare.csv, {0}/compare-runs.csv, {0}/compare.svg",
-        cfg.out.display()
-    );
+    eprintln!("wrote {0}/compare.md, {0}/compare.csv, {0}/compare-runs.csv, {0}/compare.svg", cfg.out.display());
     let failed = results.failures();
     if failed > 0 {
         return Err(format!("{failed} child run(s) failed; see the table"));

@@ -48,22 +48,13 @@ impl Results {
 
     /// Stores one child result.
     pub fn record(&mut self, case: usize, entrant: Entrant, run: usize, r: RunResult) {
-        let e = self
-            .entrants
-            .iter()
-            .position(|&x| x == entrant)
-            .expect("known entrant");
+        let e = self.entrants.iter().position(|&x| x == entrant).expect("known entrant");
         self.runs[case][e].push((run, r));
     }
 
     /// Number of failed child runs.
     pub fn failures(&self) -> usize {
-        self.runs
-            .iter()
-            .flatten()
-            .flatten()
-            .filter(|(_, r)| r.error.is_some())
-            .count()
+        self.runs.iter().flatten().flatten().filter(|(_, r)| r.error.is_some()).count()
     }
 
     /// Medians and ratios.
@@ -87,13 +78,7 @@ impl Results {
                     (Some(f), Entrant::Alloc(_)) => ratio(s.median, f.median),
                     _ => None,
                 };
-                rows.push(Row {
-                    case: case.clone(),
-                    entrant,
-                    stat: s,
-                    hakmem_over,
-                    over_floor,
-                });
+                rows.push(Row { case: case.clone(), entrant, stat: s, hakmem_over, over_floor });
             }
         }
         Summary { rows }
@@ -113,11 +98,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
 /// Statistics of one case on one entrant, over its successful runs.
@@ -141,11 +122,7 @@ pub struct Stat {
 
 impl Stat {
     fn of(runs: &[(usize, RunResult)]) -> Stat {
-        let ok: Vec<&RunResult> = runs
-            .iter()
-            .map(|(_, r)| r)
-            .filter(|r| r.error.is_none())
-            .collect();
+        let ok: Vec<&RunResult> = runs.iter().map(|(_, r)| r).filter(|r| r.error.is_none()).collect();
         let ops: Vec<f64> = ok.iter().map(|r| r.ops_per_sec).collect();
         let mut errors: Vec<String> = runs.iter().filter_map(|(_, r)| r.error.clone()).collect();
         errors.sort();
@@ -186,10 +163,7 @@ pub struct Summary {
 impl Summary {
     /// The median of `entrant` on case `id`.
     pub fn median(&self, id: &str, entrant: Entrant) -> Option<f64> {
-        self.rows
-            .iter()
-            .find(|r| r.case.id == id && r.entrant == entrant)
-            .and_then(|r| r.stat.median)
+        self.rows.iter().find(|r| r.case.id == id && r.entrant == entrant).and_then(|r| r.stat.median)
     }
 
     /// Case ids in order.
@@ -230,16 +204,8 @@ fn fmt_ratio(r: f64) -> String {
     format!("{r:.2}x")
 }
 
-const DETAIL_HEADERS: [&str; 8] = [
-    "case",
-    "allocator",
-    "median ops/s",
-    "min–max ops/s",
-    "hakmem/this",
-    "this/floor",
-    "peak RSS",
-    "runs ok",
-];
+const DETAIL_HEADERS: [&str; 8] =
+    ["case", "allocator", "median ops/s", "min–max ops/s", "hakmem/this", "this/floor", "peak RSS", "runs ok"];
 
 fn detail_rows(s: &Summary) -> Vec<Vec<String>> {
     s.rows
@@ -273,9 +239,7 @@ fn headline(s: &Summary) -> (Vec<String>, Vec<Vec<String>>) {
     let peers: Vec<Entrant> = {
         let mut v = Vec::new();
         for r in &s.rows {
-            if matches!(r.entrant, Entrant::Alloc(a) if a != Alloc::Hakmem)
-                && !v.contains(&r.entrant)
-            {
+            if matches!(r.entrant, Entrant::Alloc(a) if a != Alloc::Hakmem) && !v.contains(&r.entrant) {
                 v.push(r.entrant);
             }
         }
@@ -302,11 +266,7 @@ fn headline(s: &Summary) -> (Vec<String>, Vec<Vec<String>>) {
 
 fn text_table(headers: &[String], rows: &[Vec<String>]) -> String {
     let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain(std::iter::once(headers[i].chars().count()))
-            .max()
-            .unwrap_or(0)
+        rows.iter().map(|r| r[i].chars().count()).chain(std::iter::once(headers[i].chars().count())).max().unwrap_or(0)
     };
     let widths: Vec<usize> = (0..headers.len()).map(width).collect();
     let line = |cells: &[String]| {
@@ -325,9 +285,7 @@ fn text_table(headers: &[String], rows: &[Vec<String>]) -> String {
         s.trim_end().to_string() + "\n"
     };
     let mut out = line(headers);
-    out.push_str(&line(
-        &widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>(),
-    ));
+    out.push_str(&line(&widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>()));
     let mut last_case = String::new();
     for r in rows {
         if !last_case.is_empty() && r[0] != last_case && rows.len() > 12 {
@@ -341,9 +299,7 @@ fn text_table(headers: &[String], rows: &[Vec<String>]) -> String {
 
 fn md_table(headers: &[String], rows: &[Vec<String>]) -> String {
     let mut out = format!("| {} |\n", headers.join(" | "));
-    let aligns: Vec<&str> = (0..headers.len())
-        .map(|i| if i < 2 { "---" } else { "---:" })
-        .collect();
+    let aligns: Vec<&str> = (0..headers.len()).map(|i| if i < 2 { "---" } else { "---:" }).collect();
     out.push_str(&format!("| {} |\n", aligns.join(" | ")));
     for r in rows {
         out.push_str(&format!("| {} |\n", r.join(" | ")));
@@ -493,9 +449,7 @@ pub fn loadavg() -> String {
 
 /// The current UTC time as `YYYY-MM-DD HH:MM UTC`.
 fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     // Days to civil date (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -507,11 +461,7 @@ fn utc_now() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
 }
 
 #[cfg(test)]

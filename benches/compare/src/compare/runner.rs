@@ -97,12 +97,7 @@ pub fn run_child(exe: &Path, case: &Case, entrant: Entrant, timeout: Duration) -
         .spawn();
     let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => {
-            return RunResult {
-                error: Some(format!("spawn {}: {e}", exe.display())),
-                ..RunResult::default()
-            }
-        }
+        Err(e) => return RunResult { error: Some(format!("spawn {}: {e}", exe.display())), ..RunResult::default() },
     };
     let out = drain(child.stdout.take());
     let err = drain(child.stderr.take());
@@ -119,8 +114,7 @@ pub fn run_child(exe: &Path, case: &Case, entrant: Entrant, timeout: Duration) -
             // SAFETY: `pid` is our child and not reaped yet (the waiter has
             // not reported), so the id cannot belong to another process.
             unsafe { libc::kill(pid, libc::SIGKILL) };
-            rx.recv()
-                .unwrap_or_else(|_| Err("waiter thread vanished".into()))
+            rx.recv().unwrap_or_else(|_| Err("waiter thread vanished".into()))
         }
     };
     // `wait4` reaped the child; `Child` has no destructor that waits.
@@ -129,28 +123,17 @@ pub fn run_child(exe: &Path, case: &Case, entrant: Entrant, timeout: Duration) -
     let stderr = err.join().unwrap_or_default();
     let exit = match exit {
         Ok(e) => e,
-        Err(e) => {
-            return RunResult {
-                error: Some(e),
-                ..RunResult::default()
-            }
-        }
+        Err(e) => return RunResult { error: Some(e), ..RunResult::default() },
     };
-    let mut result = RunResult {
-        peak_rss_kib: u64::try_from(exit.rusage.ru_maxrss).unwrap_or(0),
-        ..RunResult::default()
-    };
+    let mut result =
+        RunResult { peak_rss_kib: u64::try_from(exit.rusage.ru_maxrss).unwrap_or(0), ..RunResult::default() };
     let st = exit.status;
     let last_err = stderr.lines().last().unwrap_or("").trim().to_string();
     result.error = if timed_out {
         Some(format!("timeout after {} s", timeout.as_secs()))
     } else if libc::WIFSIGNALED(st) {
         let sig = libc::WTERMSIG(st);
-        Some(
-            format!("{} ({sig}) {last_err}", signal_name(sig))
-                .trim()
-                .to_string(),
-        )
+        Some(format!("{} ({sig}) {last_err}", signal_name(sig)).trim().to_string())
     } else if libc::WEXITSTATUS(st) != 0 {
         Some(format!("exit {}: {last_err}", libc::WEXITSTATUS(st)))
     } else {

@@ -15,7 +15,7 @@ const LEFT: f64 = 64.0;
 const RIGHT: f64 = 24.0;
 const TOP: f64 = 78.0;
 const PLOT_H: f64 = 300.0;
-const BOTTOM: f64 = 110.0;
+const BOTTOM: f64 = 90.0;
 
 fn colour(e: Entrant) -> &'static str {
     match e {
@@ -28,10 +28,7 @@ fn colour(e: Entrant) -> &'static str {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// A tick step giving 4..=8 ticks up to `max`.
@@ -58,20 +55,14 @@ pub fn chart(s: &Summary, meta: &Meta) -> String {
     let base = if allocs.contains(&Entrant::Alloc(Alloc::System)) {
         Entrant::Alloc(Alloc::System)
     } else {
-        allocs
-            .first()
-            .copied()
-            .unwrap_or(Entrant::Alloc(Alloc::System))
+        allocs.first().copied().unwrap_or(Entrant::Alloc(Alloc::System))
     };
     let value = |id: &str, e: Entrant| -> Option<f64> {
         let b = s.median(id, base)?;
         let v = s.median(id, e)?;
         (b > 0.0).then_some(v / b)
     };
-    let peak = cases
-        .iter()
-        .flat_map(|id| allocs.iter().filter_map(move |&e| value(id, e)))
-        .fold(1.2_f64, f64::max);
+    let peak = cases.iter().flat_map(|id| allocs.iter().filter_map(move |&e| value(id, e))).fold(1.2_f64, f64::max);
     let step = tick_step(peak);
     let ymax = (peak / step).ceil() * step;
     let group_w = allocs.len() as f64 * BAR_W + GAP;
@@ -117,11 +108,7 @@ pub fn chart(s: &Summary, meta: &Meta) -> String {
         );
         t += step;
     }
-    let _ = writeln!(
-        o,
-        r#"<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{:.1}" stroke="black"/>"#,
-        TOP + PLOT_H
-    );
+    let _ = writeln!(o, r#"<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{:.1}" stroke="black"/>"#, TOP + PLOT_H);
     let _ = writeln!(
         o,
         r#"<line x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="black"/>"#,

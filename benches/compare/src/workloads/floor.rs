@@ -69,14 +69,9 @@ impl Blocks for Floor {
 #[cold]
 #[inline(never)]
 fn refill(size: usize) -> *mut u8 {
-    let stride = size
-        .max(std::mem::size_of::<Node>())
-        .next_multiple_of(std::mem::align_of::<Node>());
+    let stride = size.max(std::mem::size_of::<Node>()).next_multiple_of(std::mem::align_of::<Node>());
     let known = STRIDE.with(|s| s.replace(stride));
-    assert!(
-        known == 0 || known == stride,
-        "floor serves one size class per thread"
-    );
+    assert!(known == 0 || known == stride, "floor serves one size class per thread");
     let bytes = CHUNK.max(stride * 16);
     let layout = Layout::from_size_align(bytes, 64).expect("chunk layout");
     // SAFETY: `layout` has a non-zero size.

@@ -16,8 +16,7 @@ use crate::rng::Rng;
 /// The workload entry.
 pub const WORKLOAD: Workload = Workload {
     name: "larson",
-    usage:
-        "[--threads 2] [--ws 1000] [--rounds 20] [--iters 20000 (per round per thread)] [--seed 42]",
+    usage: "[--threads 2] [--ws 1000] [--rounds 20] [--iters 20000 (per round per thread)] [--seed 42]",
     about: "threads replace random blocks in arrays that move to another thread every round",
     run,
     uses_allocator: true,
@@ -69,9 +68,7 @@ fn run(mut args: Args) -> Result<Outcome, String> {
     args.finish()?;
 
     let mut main_rng = Rng::new(seed, u64::MAX);
-    let arrays: Vec<Mutex<Array>> = (0..threads)
-        .map(|_| Mutex::new(fill(ws, &mut main_rng)))
-        .collect();
+    let arrays: Vec<Mutex<Array>> = (0..threads).map(|_| Mutex::new(fill(ws, &mut main_rng))).collect();
     let barrier = Barrier::new(threads);
     let outcome = run_threads(threads, |t| {
         let mut rng = Rng::new(seed, t as u64);

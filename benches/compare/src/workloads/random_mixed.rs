@@ -31,11 +31,8 @@ pub fn random_mixed_loop(iters: usize, ws: usize, rng: &mut Rng) -> u64 {
     let mut ops = 0u64;
     for _ in 0..iters {
         let slot = &mut slots[rng.below(ws)];
-        let size = if rng.next_u64() & 31 == 0 {
-            rng.range(SMALL.1 + 1, LARGE_MAX)
-        } else {
-            rng.range(SMALL.0, SMALL.1)
-        };
+        let size =
+            if rng.next_u64() & 31 == 0 { rng.range(SMALL.1 + 1, LARGE_MAX) } else { rng.range(SMALL.0, SMALL.1) };
         if !slot.0.is_null() {
             // SAFETY: the slot holds a live block of `slot.1` bytes.
             unsafe { free_block(slot.0, slot.1) };
@@ -67,7 +64,5 @@ fn run(mut args: Args) -> Result<Outcome, String> {
     let seed: u64 = args.take_or("seed", 42)?;
     let threads = positive("--threads", args.take_or("threads", 1)?)?;
     args.finish()?;
-    Ok(run_threads(threads, |t| {
-        random_mixed_loop(iters, ws, &mut Rng::new(seed, t as u64))
-    }))
+    Ok(run_threads(threads, |t| random_mixed_loop(iters, ws, &mut Rng::new(seed, t as u64))))
 }

@@ -133,10 +133,7 @@ fn run(mut args: Args) -> Result<Outcome, String> {
     })
     .elapsed()
     .as_secs_f64();
-    Ok(Outcome {
-        ops: 2 * (items as u64) * (pairs as u64),
-        secs,
-    })
+    Ok(Outcome { ops: 2 * (items as u64) * (pairs as u64), secs })
 }
 
 #[cfg(test)]
