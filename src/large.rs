@@ -16,6 +16,7 @@ const DEAD: usize = 0x4841_4b4d_4445_4144; // "HAKMDEAD"
 const CACHE_SLOTS: usize = 16;
 const CACHE_MAX_BYTES: usize = 64 << 20;
 const CACHE_MAX_ONE: usize = 16 << 20;
+const HUGE: usize = 2 << 20;
 
 #[repr(C)]
 struct Header {
@@ -76,12 +77,19 @@ impl Large {
     #[cold]
     pub fn alloc<P: PageSource>(&self, pages: &P, size: usize, align: usize, zero: bool) -> *mut u8 {
         let Some((off, len)) = layout_of(size, align) else { return core::ptr::null_mut() };
-        let (base, map_len, fresh) = match self.cache_take(len, off) {
+        let (base, map_len, fresh) = match self.cache_take(pages, len, off) {
             Some(c) => (c.base, c.len, false),
             None => {
-                let p = pages.map(len, off);
+                // Big blocks get 2 MiB-aligned mappings advised for huge pages:
+                // one fault per 2 MiB instead of 512.
+                let huge = len >= HUGE;
+                let p = pages.map(len, if huge { off.max(HUGE) } else { off });
                 if p.is_null() {
                     return p;
+                }
+                if huge {
+                    // SAFETY: the whole fresh mapping.
+                    unsafe { pages.hint_dense(p, len) };
                 }
                 self.mapped_bytes.fetch_add(len as u64, Ordering::Relaxed);
                 (p, len, true)
@@ -101,17 +109,41 @@ impl Large {
         }
     }
 
-    fn cache_take(&self, len: usize, align: usize) -> Option<Cached> {
+    /// Take a cached mapping for `len` bytes at alignment `align`: the best fit
+    /// among those large enough, else (page alignment only) the largest one
+    /// resized with `remap`, whose resident pages then need no new faults.
+    fn cache_take<P: PageSource>(&self, pages: &P, len: usize, align: usize) -> Option<Cached> {
         let mut c = lock(&self.cache);
         let n = c.n;
-        let i = (0..n).rev().find(|&i| {
-            let e = c.e[i];
-            e.len >= len && e.len <= len * 2 && (e.base as usize) % align == 0
-        })?;
-        let e = c.e[i];
+        let aligned = |e: &Cached| (e.base as usize) % align == 0;
+        let fit = (0..n).filter(|&i| c.e[i].len >= len && aligned(&c.e[i])).min_by_key(|&i| c.e[i].len);
+        let i = match fit {
+            Some(i) => i,
+            None if align <= PAGE_SIZE => (0..n).max_by_key(|&i| c.e[i].len)?,
+            None => return None,
+        };
+        let mut e = c.e[i];
         c.e.copy_within(i + 1..n, i);
         c.n -= 1;
         c.bytes -= e.len;
+        drop(c);
+        if e.len < len || (e.len > len * 4 && align <= PAGE_SIZE) {
+            // SAFETY: a whole cached mapping that nobody references.
+            let nb = unsafe { pages.remap(e.base, e.len, len) };
+            if nb.is_null() {
+                if e.len < len {
+                    // Could not grow it: give it back to the OS, map afresh.
+                    self.mapped_bytes.fetch_sub(e.len as u64, Ordering::Relaxed);
+                    // SAFETY: as above.
+                    unsafe { pages.unmap(e.base, e.len) };
+                    return None;
+                }
+            } else {
+                self.mapped_bytes.fetch_add(len as u64, Ordering::Relaxed);
+                self.mapped_bytes.fetch_sub(e.len as u64, Ordering::Relaxed);
+                e = Cached { base: nb, len };
+            }
+        }
         Some(e)
     }
 

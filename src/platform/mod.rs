@@ -51,6 +51,13 @@ pub unsafe trait PageSource: Sync {
         core::ptr::null_mut()
     }
 
+    /// Hint that a range will be used densely (transparent huge pages where
+    /// the OS offers them on request). Default: nothing.
+    ///
+    /// # Safety
+    /// The range must lie inside a live mapping of this source.
+    unsafe fn hint_dense(&self, _ptr: *mut u8, _len: usize) {}
+
     /// Checking hook called before the pool hands out a slab at `ptr`: a checking
     /// source panics if the range is not inside a live mapping. The OS source
     /// does nothing.

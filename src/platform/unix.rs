@@ -74,6 +74,13 @@ unsafe impl PageSource for OsPages {
     }
 
     #[cfg(target_os = "linux")]
+    unsafe fn hint_dense(&self, ptr: *mut u8, len: usize) {
+        // SAFETY: range inside a live mapping of ours (trait contract); the
+        // advice changes no contents.
+        unsafe { libc::madvise(ptr.cast(), len, libc::MADV_HUGEPAGE) };
+    }
+
+    #[cfg(target_os = "linux")]
     unsafe fn remap(&self, ptr: *mut u8, old_len: usize, new_len: usize) -> *mut u8 {
         // SAFETY: ptr/old_len is a live mapping of ours (trait contract); on
         // failure the old mapping is left as it was.
