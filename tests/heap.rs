@@ -1,0 +1,201 @@
+//! `Heap<MockPages>` driven directly: the seed's drain-driven Stage 1 traffic,
+//! cross-thread frees through separate caches, abandonment and adoption,
+//! out-of-memory, and multi-thread churn with SuperSlabs retired throughout
+//! (the checking page source panics if any retired SuperSlab is touched).
+#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+
+mod common;
+
+use common::{check, fill, Rng};
+use hakmem_alloc::{Heap, MockPages, Options, ThreadCache};
+use std::alloc::Layout;
+use std::sync::Arc;
+
+fn heap(drain: u32, retain_mb: usize) -> Heap<MockPages> {
+    Heap::with_options(
+        MockPages::new(),
+        Options { drain_interval: drain, retain_bytes: retain_mb << 20, ..Options::DEFAULT },
+    )
+}
+
+/// The seed's `bench_fixed_size` loop on a heap value.
+fn fixed(h: &Heap<MockPages>, tc: &mut ThreadCache, iters: usize, size: usize, ws: usize) {
+    let l = Layout::from_size_align(size, 8).unwrap();
+    let mut v = vec![std::ptr::null_mut(); ws];
+    for it in 0..iters {
+        for p in v.iter_mut() {
+            *p = h.alloc(tc, l);
+            assert!(!p.is_null());
+            // SAFETY: fresh block of `size` bytes.
+            unsafe { fill(*p, size, it as u8) };
+        }
+        for p in &v {
+            // SAFETY: allocated above with `l`.
+            unsafe {
+                check(*p, size, it as u8);
+                h.dealloc(tc, *p, l);
+            }
+        }
+    }
+}
+
+#[test]
+fn seed_workset_drains_release_slabs_and_stage1_reuses_them() {
+    // A working set spanning several slabs, drained often: slabs empty, go
+    // back to the pool, and come back through Stage 1.
+    let h = heap(64, 0);
+    let mut a = ThreadCache::new();
+    let mut b = ThreadCache::new();
+    for round in 0..20 {
+        fixed(&h, &mut a, 3, 1024, 200);
+        fixed(&h, &mut b, 3, 16, 9000);
+        if round % 5 == 4 {
+            h.thread_exit(&mut a);
+        }
+    }
+    h.thread_exit(&mut a);
+    h.thread_exit(&mut b);
+    let s = h.pool().stats();
+    assert!(s.stage1 > 0, "drains must feed Stage 1: {s:?}");
+    assert_eq!(s.live_superslabs, 0, "everything returned after both caches flushed: {s:?}");
+    assert_eq!(h.abandoned_slabs(), 0);
+}
+
+#[test]
+fn cross_thread_frees_return_to_the_owner_slab() {
+    let h = heap(32, 16);
+    let mut owner = ThreadCache::new();
+    let mut other = ThreadCache::new();
+    let l = Layout::from_size_align(48, 8).unwrap();
+    let blocks: Vec<_> = (0..10_000).map(|_| h.alloc(&mut owner, l)).collect();
+    for &p in &blocks {
+        // SAFETY: live block of `l`; freed through a cache that does not own its slab.
+        unsafe { h.dealloc(&mut other, p, l) };
+    }
+    h.thread_exit(&mut other); // pushes the rest onto the owner's remote lists
+                               // The owner gets the blocks back (remote lists collected on refill), so
+                               // allocating the same amount again maps nothing new.
+    let mapped = h.pages().mapped_bytes();
+    let again: Vec<_> = (0..10_000).map(|_| h.alloc(&mut owner, l)).collect();
+    assert_eq!(h.pages().mapped_bytes(), mapped, "remote frees were not reused");
+    for p in again {
+        // SAFETY: live blocks of `l`.
+        unsafe { h.dealloc(&mut owner, p, l) };
+    }
+    h.thread_exit(&mut owner);
+    assert_eq!(h.pool().stats().live_superslabs, 0);
+}
+
+#[test]
+fn exited_threads_slabs_are_abandoned_then_adopted() {
+    let h = heap(2048, 16);
+    let l = Layout::from_size_align(100, 8).unwrap();
+    let mut t1 = ThreadCache::new();
+    let keep: Vec<_> = (0..1000).map(|_| h.alloc(&mut t1, l)).collect();
+    h.thread_exit(&mut t1);
+    assert!(h.abandoned_slabs() > 0, "live blocks keep their slab: it is abandoned");
+    let mut t2 = ThreadCache::new();
+    let p = h.alloc(&mut t2, l);
+    assert!(!p.is_null());
+    assert_eq!(h.abandoned_slabs(), 0, "the next thread adopts it");
+    // SAFETY: live blocks of `l`.
+    unsafe {
+        h.dealloc(&mut t2, p, l);
+        for q in keep {
+            h.dealloc(&mut t2, q, l);
+        }
+    }
+    h.thread_exit(&mut t2);
+    assert_eq!(h.pool().stats().live_superslabs, 0);
+}
+
+#[test]
+fn out_of_memory_returns_null_and_recovers() {
+    let h = heap(2048, 0);
+    let mut tc = ThreadCache::new();
+    h.pages().fail_after(0);
+    assert!(h.alloc(&mut tc, Layout::from_size_align(64, 8).unwrap()).is_null());
+    assert!(h.alloc(&mut tc, Layout::from_size_align(1 << 20, 8).unwrap()).is_null());
+    h.pages().fail_after(1 << 40);
+    let l = Layout::from_size_align(64, 8).unwrap();
+    let p = h.alloc(&mut tc, l);
+    assert!(!p.is_null());
+    // SAFETY: live block of `l`.
+    unsafe { h.dealloc(&mut tc, p, l) };
+    h.thread_exit(&mut tc);
+}
+
+#[test]
+fn threads_churn_with_retirement_never_touch_a_retired_superslab() {
+    // retain 0: every retired SuperSlab is unmapped at once, so any stale use
+    // panics in the checking page source. Small drains: lots of Stage 1 traffic.
+    let h = Arc::new(heap(16, 0));
+    let hs: Vec<_> = (0..4)
+        .map(|t| {
+            let h = h.clone();
+            std::thread::spawn(move || {
+                let mut rng = Rng(77 + t);
+                for _round in 0..30 {
+                    let mut tc = ThreadCache::new();
+                    let mut live: Vec<(*mut u8, Layout, u8)> = Vec::new();
+                    for i in 0..3000 {
+                        let r = rng.next();
+                        if live.len() < 500 && r % 3 != 0 {
+                            let size = [16, 64, 256, 1024, 4000, 40000][(r >> 8) as usize % 6];
+                            let l = Layout::from_size_align(size, 8).unwrap();
+                            let p = h.alloc(&mut tc, l);
+                            assert!(!p.is_null());
+                            // SAFETY: fresh block.
+                            unsafe { fill(p, size.min(64), i as u8) };
+                            live.push((p, l, i as u8));
+                        } else if !live.is_empty() {
+                            let (p, l, s) = live.swap_remove((r >> 16) as usize % live.len());
+                            // SAFETY: our live block.
+                            unsafe {
+                                check(p, l.size().min(64), s);
+                                h.dealloc(&mut tc, p, l);
+                            }
+                        }
+                    }
+                    for (p, l, s) in live {
+                        // SAFETY: our live blocks.
+                        unsafe {
+                            check(p, l.size().min(64), s);
+                            h.dealloc(&mut tc, p, l);
+                        }
+                    }
+                    h.thread_exit(&mut tc);
+                }
+            })
+        })
+        .collect();
+    for t in hs {
+        t.join().unwrap();
+    }
+    let s = h.pool().stats();
+    assert!(s.retired > 10 && s.stage1 > 0, "{s:?}");
+    assert_eq!(s.live_superslabs, 0, "{s:?}");
+}
+
+#[test]
+fn realloc_and_zeroed_on_heap_value() {
+    let h = heap(2048, 16);
+    let mut tc = ThreadCache::new();
+    let l = Layout::from_size_align(10, 8).unwrap();
+    let mut p = h.alloc_zeroed(&mut tc, l);
+    // SAFETY: live blocks; sizes tracked in `cur`.
+    unsafe {
+        assert!((0..10).all(|i| *p.add(i) == 0), "alloc_zeroed not zero");
+        fill(p, 10, 9);
+        let mut cur = 10;
+        for ns in [20, 100, 5000, 40000, 3 << 20, 64, 8] {
+            let q = h.realloc(&mut tc, p, Layout::from_size_align(cur, 8).unwrap(), ns);
+            assert!(!q.is_null());
+            check(q, cur.min(ns).min(10), 9);
+            p = q;
+            cur = ns;
+        }
+        h.dealloc(&mut tc, p, Layout::from_size_align(cur, 8).unwrap());
+    }
+    h.thread_exit(&mut tc);
+}
