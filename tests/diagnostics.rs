@@ -86,6 +86,14 @@ fn foreign_pointer_aborts_with_address() {
 }
 
 #[test]
+fn stats_env_prints_report_at_exit() {
+    let (sig, err) = child("trace", &[("HAKMEM_STATS", "1")]);
+    assert_eq!(sig, None, "stderr: {err}");
+    assert!(err.contains("hakmem stats: mapped "), "stderr: {err}");
+    assert!(err.contains("hakmem stats: pool stage1 "), "stderr: {err}");
+}
+
+#[test]
 fn acquire_debug_traces_pool_stages() {
     let (sig, err) = child("trace", &[("HAKMEM_SS_ACQUIRE_DEBUG", "1")]);
     assert_eq!(sig, None, "stderr: {err}");

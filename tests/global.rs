@@ -243,3 +243,21 @@ fn seed_stress_100000_iterations_worksets_32_to_256() {
         }
     }
 }
+
+#[cfg(feature = "stats")]
+#[test]
+fn stats_feature_counts_per_class() {
+    use hakmem_alloc::size_class::class_of;
+    let c = class_of(3000, 8).unwrap();
+    let l = Layout::from_size_align(3000, 8).unwrap();
+    HakMem::flush_thread_cache();
+    let before = HakMem::stats();
+    for _ in 0..10_000 {
+        // SAFETY: non-zero size; freed at once.
+        unsafe { dealloc(alloc(l), l) };
+    }
+    HakMem::flush_thread_cache();
+    let after = HakMem::stats();
+    assert!(after.class_allocs[c] >= before.class_allocs[c] + 10_000, "{:?}", after.class_allocs[c]);
+    assert!(after.class_frees[c] >= before.class_frees[c] + 10_000);
+}
