@@ -43,12 +43,18 @@ pub(crate) struct SlabLocal {
     pub slot: u32,
 }
 
-/// Per-slab bookkeeping (one cache line's worth of hot fields).
+/// Owner-only state on a cache line of its own.
 #[repr(align(64))]
+struct LocalLine(UnsafeCell<SlabLocal>);
+
+/// Per-slab bookkeeping: the line other threads touch (owner id, remote
+/// list) is kept apart from the owner's hot line, so remote frees do not
+/// false-share with the owner's allocations.
+#[repr(C, align(64))]
 pub struct Slab {
     owner: AtomicUsize,
     pub(crate) remote: RemoteList,
-    local: UnsafeCell<SlabLocal>,
+    local: LocalLine,
 }
 
 // SAFETY: `local` is only touched by the slab's owner (or under the heap's
@@ -63,7 +69,7 @@ impl Slab {
         Slab {
             owner: AtomicUsize::new(0),
             remote: RemoteList::new(),
-            local: UnsafeCell::new(SlabLocal {
+            local: LocalLine(UnsafeCell::new(SlabLocal {
                 free: core::ptr::null_mut(),
                 bump: 0,
                 end: 0,
@@ -75,7 +81,7 @@ impl Slab {
                 next: core::ptr::null(),
                 meta: 0,
                 slot: 0,
-            }),
+            })),
         }
     }
 
@@ -99,7 +105,7 @@ impl Slab {
     #[inline(always)]
     pub(crate) unsafe fn local<R>(&self, f: impl FnOnce(&mut SlabLocal) -> R) -> R {
         // SAFETY: exclusive access per the caller's ownership (see above).
-        self.local.with_mut(|l| f(unsafe { &mut *l }))
+        self.local.0.with_mut(|l| f(unsafe { &mut *l }))
     }
 
     /// Prepare a freshly acquired slab for `class`, owned by `owner`.
