@@ -141,26 +141,47 @@ impl Slab {
     /// # Safety
     /// Caller owns the slab.
     pub(crate) unsafe fn collect_remote(&self) -> u32 {
-        let b = self.remote.take_all();
-        if b.is_null() {
-            return 0;
+        match self.take_remote() {
+            // SAFETY: owner (caller contract); the chain is ours.
+            Some((h, t, n)) => unsafe {
+                self.splice_free(h, t, n);
+                n
+            },
+            None => 0,
         }
-        // SAFETY: owner-only state; the remote chain is ours after take_all.
+    }
+
+    /// Take the whole remote list: `(head, tail, count)`.
+    fn take_remote(&self) -> Option<(*mut Block, *mut Block, u32)> {
+        let head = self.remote.take_all();
+        if head.is_null() {
+            return None;
+        }
+        let (mut tail, mut n) = (head, 1u32);
+        // SAFETY: the chain is ours after take_all: blocks freed by other threads.
         unsafe {
-            let mut tail = b;
-            let mut n = 1u32;
             while !(*tail).next.is_null() {
                 tail = (*tail).next;
                 n += 1;
             }
+        }
+        Some((head, tail, n))
+    }
+
+    /// Put a chain of `n` returned blocks on the local free list.
+    ///
+    /// # Safety
+    /// Caller owns the slab and the chain (blocks of this slab, handed out before).
+    unsafe fn splice_free(&self, head: *mut Block, tail: *mut Block, n: u32) {
+        // SAFETY: caller contract.
+        unsafe {
             self.local(|l| {
-                (*tail).next = l.free;
-                l.free = b;
                 if n > l.used {
-                    crate::out::fatal("double free (remote) detected in slab", b as *const u8);
+                    crate::out::fatal("double free (remote) detected in slab", head as *const u8);
                 }
+                (*tail).next = l.free;
+                l.free = head;
                 l.used -= n;
-                n
             })
         }
     }
@@ -173,27 +194,13 @@ impl Slab {
         // SAFETY: owner-only state and the slab's own free blocks.
         unsafe {
             if self.local(|l| l.free.is_null()) {
-                // Hand a modest remote chain straight to the caller: one walk,
-                // and `used` is unchanged (collected and re-taken at once).
-                let r = self.remote.take_all();
-                if !r.is_null() {
-                    let mut tail = r;
-                    let mut n = 1u32;
-                    while !(*tail).next.is_null() {
-                        tail = (*tail).next;
-                        n += 1;
-                    }
+                if let Some((h, t, n)) = self.take_remote() {
+                    // A modest remote chain goes straight to the caller: one
+                    // walk, and `used` is unchanged (collected and re-taken).
                     if n <= max.saturating_mul(2) {
-                        return (r, n);
+                        return (h, n);
                     }
-                    self.local(|l| {
-                        (*tail).next = l.free;
-                        l.free = r;
-                        if n > l.used {
-                            crate::out::fatal("double free (remote) detected in slab", r as *const u8);
-                        }
-                        l.used -= n;
-                    });
+                    self.splice_free(h, t, n);
                 }
             }
             self.local(|l| {
