@@ -31,8 +31,8 @@ pub(crate) enum ListTag {
 /// Owner-only state of a slab.
 pub(crate) struct SlabLocal {
     pub free: *mut Block,
-    pub bump: usize,
-    pub end: usize,
+    pub bump: *mut u8,
+    pub end: *mut u8,
     pub used: u32,
     pub bsize: u32,
     pub class: u32,
@@ -71,8 +71,8 @@ impl Slab {
             remote: RemoteList::new(),
             local: LocalLine(UnsafeCell::new(SlabLocal {
                 free: core::ptr::null_mut(),
-                bump: 0,
-                end: 0,
+                bump: core::ptr::null_mut(),
+                end: core::ptr::null_mut(),
                 used: 0,
                 bsize: 0,
                 class: 0,
@@ -114,14 +114,13 @@ impl Slab {
     /// The caller has just acquired the slot `a` from the pool and owns it.
     pub(crate) unsafe fn init(&self, a: &Acquired, class: usize, owner: usize) {
         let bsize = class_size(class);
-        let base = a.base as usize;
         let count = crate::config::SLAB_SIZE / bsize;
         // SAFETY: fresh acquire => exclusive owner.
         unsafe {
             self.local(|l| {
                 l.free = core::ptr::null_mut();
-                l.bump = base;
-                l.end = base + count * bsize;
+                l.bump = a.base;
+                l.end = a.base.wrapping_add(count * bsize);
                 l.used = 0;
                 l.bsize = bsize as u32;
                 l.class = class as u32;
@@ -223,10 +222,10 @@ impl Slab {
                 if n == 0 {
                     let bs = l.bsize as usize;
                     while n < max && l.bump < l.end {
-                        let b = l.bump as *mut Block;
+                        let b = l.bump.cast::<Block>();
                         (*b).next = head;
                         head = b;
-                        l.bump += bs;
+                        l.bump = l.bump.wrapping_add(bs);
                         n += 1;
                     }
                 }
@@ -246,7 +245,7 @@ impl Slab {
         unsafe {
             self.local(|l| {
                 let off = b as usize & (crate::config::SLAB_SIZE - 1);
-                if l.used == 0 || (b as usize) >= l.bump || off % l.bsize as usize != 0 {
+                if l.used == 0 || (b as usize) >= l.bump as usize || off % l.bsize as usize != 0 {
                     crate::out::fatal(
                         if l.used == 0 { "double free detected" } else { "free of a pointer that is not a block" },
                         b as *const u8,

@@ -168,7 +168,8 @@ unsafe impl PageSource for MockPages {
         if raw.is_null() {
             return raw;
         }
-        let p = ((raw as usize + align - 1) & !(align - 1)) as *mut u8;
+        // Keep the pointer's provenance (Miri): offset `raw` rather than cast an integer.
+        let p = raw.wrapping_add((align - (raw as usize & (align - 1))) & (align - 1));
         self.st.with(|s| {
             let at = s.live.as_slice().partition_point(|r| r.base < p as usize);
             s.live.insert(at, Region { base: p as usize, len, raw: raw as usize, raw_len });
