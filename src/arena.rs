@@ -65,7 +65,11 @@ impl<T: Record> Arena<T> {
         debug_assert!(i < self.len.load(Ordering::Relaxed), "arena index {i} out of range");
         let (k, off) = self.locate(i);
         let chunk = self.dir[k].load(Ordering::Acquire);
-        assert!(!chunk.is_null(), "hakmem: registry index {i} has no chunk");
+        if chunk.is_null() {
+            // Only reachable through a corrupted index (e.g. a wild free):
+            // abort rather than unwind out of the allocator.
+            crate::out::fatal("registry index without a chunk", i as usize as *const u8);
+        }
         // SAFETY: chunk k was fully initialised before being published with
         // Release (see `grow`), holds `first << k` records, `off` is below that,
         // and chunks are never freed while `self` lives.
