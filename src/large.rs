@@ -17,6 +17,7 @@ const CACHE_SLOTS: usize = 16;
 const CACHE_MAX_BYTES: usize = 64 << 20;
 const CACHE_MAX_ONE: usize = 16 << 20;
 const HUGE: usize = 2 << 20;
+const SHRINK_ABOVE: usize = 4 << 20;
 
 #[repr(C)]
 struct Header {
@@ -127,7 +128,9 @@ impl Large {
         c.n -= 1;
         c.bytes -= e.len;
         drop(c);
-        if e.len < len || (e.len > len * 4 && align <= PAGE_SIZE) {
+        // Shrink only mappings that are both much larger and big: a few MiB of
+        // resident slack is cheaper than faulting the pages in again.
+        if e.len < len || (e.len > len * 4 && e.len > SHRINK_ABOVE && align <= PAGE_SIZE) {
             // SAFETY: a whole cached mapping that nobody references.
             let nb = unsafe { pages.remap(e.base, e.len, len) };
             if nb.is_null() {
