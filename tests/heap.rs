@@ -173,7 +173,7 @@ fn threads_churn_with_retirement_never_touch_a_retired_superslab() {
         t.join().unwrap();
     }
     let s = h.pool().stats();
-    assert!(s.retired > 10 && s.stage1 > 0, "{s:?}");
+    assert!(s.retired >= 2 && s.stage1 > 0 && s.stale_dropped > 0, "{s:?}");
     assert_eq!(s.live_superslabs, 0, "{s:?}");
 }
 
