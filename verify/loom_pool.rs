@@ -1,15 +1,31 @@
-//! loom models of the shared pool (exhaustive interleavings, small worlds).
+//! loom models of the shared pool: small worlds, every interleaving (within
+//! the stated preemption bound), and loom's C11 memory model, so weak
+//! orderings are explored too.
 //!
-//! Run: `cargo test --release --features loom --test loom_pool`.
-//! See `verify/README.md` for what each model proves, its bounds and run time.
+//! * Model 1, `crash_timeline`: the seed's crash, a release retiring a
+//!   SuperSlab while a Stage 1 acquire pops its entry (2 threads, unbounded).
+//! * Model 2, `aba_retire`: three threads pushing and popping the freelist
+//!   and spare-node stack heads (node recycling, the ABA pattern) while a
+//!   SuperSlab retires (preemption bound 2).
+//! * Model 3, `cross_thread_free`: a remote free through the Heap API racing
+//!   the owner's exit, adoption and retirement (preemption bound 4).
+//!
+//! Models 1 and 2 also run as negative controls with the seed's two broken
+//! Stage 1 variants and must fail. Every model asserts, per execution: no
+//! slot owned twice (shadow set), every slab handed out lies in a mapped
+//! SuperSlab whose record is live in the slab's generation, exact stage,
+//! retirement and freelist counters, and that everything retires at the end.
+//!
+//! Run: `cargo test --release --features loom --test loom_pool` (see
+//! `verify/README.md` for bounds, run times and what is not covered).
 
 use hakmem_alloc::config::SLAB_SIZE;
 use hakmem_alloc::pool::{SlotState, Stage1Variant};
-use hakmem_alloc::{Generation, Heap, MockPages, Options, PageSource, Pool, Stage, ThreadCache};
+use hakmem_alloc::{Entry, Generation, Heap, MockPages, Options, PageSource, Pool, Stage, ThreadCache};
 use loom::sync::Arc;
 use loom::thread;
 use std::alloc::Layout;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -38,13 +54,15 @@ struct World {
     pool: Pool<MockPages>,
     /// `(record, slot)` of every slab currently held by some model thread.
     owned: Mutex<HashSet<(u32, u32)>>,
+    /// Entries pushed on the freelist (releases and explicit pushes).
+    pushes: AtomicUsize,
 }
 
 impl World {
     fn new(variant: Stage1Variant) -> Self {
         let mut pool = Pool::new(MockPages::new(), opts());
         pool.set_stage1_variant(variant);
-        World { pool, owned: Mutex::new(HashSet::new()) }
+        World { pool, owned: Mutex::new(HashSet::new()), pushes: AtomicUsize::new(0) }
     }
 
     /// Check, from a quiescent point (no model thread running), everything
@@ -82,24 +100,47 @@ impl World {
     fn release(&self, g: Got) {
         self.pool.pages().check_mapped(g.base as *const u8, SLAB_SIZE);
         assert!(self.owned.lock().unwrap().remove(&(g.meta, g.slot)), "model invariant: release of {g:?} not owned");
+        self.pushes.fetch_add(1, Ordering::Relaxed);
         self.pool.release(g.meta, g.slot, CLASS);
     }
 
-    /// Pop every freelist entry from a quiescent pool (after all model threads
-    /// joined): valid ones are handed out (and checked) then kept, stale ones
-    /// are dropped by the pool. Returns the slabs handed out (including the
-    /// final Stage 2/3 one that proves the list was empty).
-    fn drain(&self) -> Vec<Got> {
-        let mut got = Vec::new();
-        for _ in 0..64 {
+    /// Push an explicit entry.
+    fn push(&self, e: Entry) {
+        self.pushes.fetch_add(1, Ordering::Relaxed);
+        self.pool.push_entry(CLASS, e);
+    }
+
+    /// From a quiescent pool (all model threads joined), with `held` the
+    /// slabs still owned: check them; pop every freelist entry (valid ones
+    /// are handed out and checked, stale ones dropped) until an acquire falls
+    /// through to Stage 2/3, which proves the list empty; check that every
+    /// entry pushed was popped exactly once; release everything and check
+    /// that every SuperSlab retired.
+    fn finish(&self, mut held: Vec<Got>) {
+        for &g in &held {
+            self.check_owned(g);
+        }
+        for i in 0.. {
+            assert!(i < 64, "model invariant: freelist did not run dry after 64 pops (cycle?)");
             let g = self.acquire();
             self.check_owned(g);
-            got.push(g);
+            held.push(g);
             if g.stage != Stage::Reuse {
-                return got;
+                break;
             }
         }
-        panic!("model invariant: freelist did not run dry after 64 pops (cycle?)");
+        let s = self.pool.stats();
+        assert_eq!(
+            (s.stage1 + s.stale_dropped) as usize,
+            self.pushes.load(Ordering::Relaxed),
+            "model invariant: freelist accounting {s:?}"
+        );
+        for g in held {
+            self.release(g);
+        }
+        let s = self.pool.stats();
+        assert_eq!(s.live_superslabs, 0, "model invariant: everything released but not retired: {s:?}");
+        assert_eq!(s.retired, s.stage3, "model invariant: mapped SuperSlabs not all retired: {s:?}");
     }
 }
 
@@ -112,29 +153,89 @@ fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::J
     thread::Builder::new().stack_size(STACK).spawn(f).expect("loom spawn")
 }
 
+/// Pin glibc's mmap threshold (128 KiB, its default) so it stops adapting.
+///
+/// The mock page source takes SuperSlabs from `System` (4 MiB `calloc`s).
+/// Once one is freed, glibc raises its dynamic mmap threshold above 4 MiB and
+/// later `calloc`s come from the heap and must be zeroed by hand: every
+/// Stage 3 then faults in 4 MiB, which made these models spend most of their
+/// time in the kernel. A fixed threshold keeps every SuperSlab a fresh,
+/// lazily zeroed mapping. Only this test binary's allocator is affected.
+fn pin_mmap_threshold() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if !cfg!(debug_assertions) {
+            eprintln!("note: debug assertions are off in this build: the pool's debug_assert!s are not checked (verify/README.md)");
+        }
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: mallopt only changes a malloc tuning parameter; glibc
+        // serialises it with its arena locks.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+        }
+    });
+}
+
+/// Outcomes a model reached, collected over all its executions, so a test
+/// can assert that the interesting interleavings were explored at all.
+type Coverage = std::sync::Arc<Mutex<BTreeSet<String>>>;
+
+fn cover(c: &Coverage, what: impl Into<String>) {
+    c.lock().unwrap().insert(what.into());
+}
+
+fn assert_covered(c: &Coverage, want: &[&str]) {
+    let got = c.lock().unwrap();
+    eprintln!("outcomes reached: {got:#?}");
+    for w in want {
+        assert!(got.contains(*w), "model never reached outcome {w:?}; reached {got:?}");
+    }
+}
+
+/// Prints a model's execution count and time when dropped, also while
+/// unwinding from a failing execution (then the count includes it).
+struct Report {
+    name: String,
+    bound: Option<usize>,
+    n: std::sync::Arc<AtomicUsize>,
+    t: Instant,
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        let n = self.n.load(Ordering::Relaxed);
+        let how = if std::thread::panicking() { "FAILED at execution" } else { "executions:" };
+        eprintln!(
+            "loom model {} (preemption bound {:?}): {how} {n} in {:.1?}",
+            self.name,
+            self.bound,
+            self.t.elapsed()
+        );
+    }
+}
+
 /// Runs a loom model, counting and printing its executions.
 fn run(name: &str, preemption_bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
+    pin_mmap_threshold();
     let mut b = loom::model::Builder::new();
-    if preemption_bound.is_some() {
+    // Some executions (CAS retries that yield, the final drain) are long.
+    if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
+        b.max_branches = 20_000;
+    }
+    // LOOM_MAX_PREEMPTIONS, when set, overrides the model's own bound.
+    if preemption_bound.is_some() && std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
         b.preemption_bound = preemption_bound;
     }
-    let n = std::sync::Arc::new(AtomicUsize::new(0));
-    let n2 = n.clone();
-    let t = Instant::now();
+    let r = Report { name: name.to_string(), bound: b.preemption_bound, n: Default::default(), t: Instant::now() };
+    let n = r.n.clone();
     let f = std::sync::Arc::new(f);
     b.check(move || {
-        n2.fetch_add(1, Ordering::Relaxed);
+        n.fetch_add(1, Ordering::Relaxed);
         // The model's own main thread has a small coroutine stack: run the
         // body on a spawned thread with a big one.
         let f = f.clone();
         spawn(move || f()).join().unwrap();
     });
-    eprintln!(
-        "loom model {name}: {} executions (preemption bound {:?}) in {:.1?}",
-        n.load(Ordering::Relaxed),
-        b.preemption_bound,
-        t.elapsed()
-    );
 }
 
 /// Runs a model that must fail (a negative control) and checks that it
@@ -166,7 +267,7 @@ fn expect_caught(name: &str, preemption_bound: Option<usize>, f: impl Fn() + Syn
 /// entry, retirement CAS, generation bump, unmap) while thread B acquires.
 /// B must end with a valid slab: the entry itself if its activation won the
 /// race, otherwise one from Stage 2 (before the retirement) or Stage 3.
-fn crash_timeline(variant: Stage1Variant) {
+fn crash_timeline(variant: Stage1Variant, cov: &Coverage) {
     let w = Arc::new(World::new(variant));
     let first = w.acquire();
     assert_eq!((first.meta, first.slot, first.stage), (0, 0, Stage::Map));
@@ -179,144 +280,169 @@ fn crash_timeline(variant: Stage1Variant) {
     a.join().unwrap();
     let g = b.join().unwrap();
 
-    // Quiescent: B still owns its slab, which must be intact.
-    w.check_owned(g);
-    // Generations only grow: at most the one retirement.
-    assert!(w.pool.meta(0).generation() <= Generation::new(1));
+    // Quiescent from here: B still owns its slab.
     let s = w.pool.stats();
-    assert_eq!(s.stage1 + s.stage2 + s.stage3, 2);
-    assert_eq!(s.stage1, u64::from(g.stage == Stage::Reuse));
-    assert!(s.stale_dropped <= 1);
+    assert_eq!(s.stage1 + s.stage2 + s.stage3, 2, "{s:?}");
+    assert_eq!(s.stage1, u64::from(g.stage == Stage::Reuse), "{s:?}");
+    assert!(s.stale_dropped <= 1, "{s:?}");
     match g.stage {
-        Stage::Reuse => {
-            // B's activation landed before the retirement CAS, which then failed.
-            assert_eq!((g.meta, g.slot, g.gen, s.retired), (0, 0, Generation::ZERO, 0));
-        }
+        // B's activation landed before the retirement CAS, which then failed.
+        Stage::Reuse => assert_eq!((g.meta, g.slot, g.gen, s.retired), (0, 0, Generation::ZERO, 0)),
+        // An UNUSED slot of the still-live SuperSlab: the retirement failed.
         Stage::Claim => {
-            // Claimed an UNUSED slot of the still-live SuperSlab: no retirement.
             assert_eq!((g.meta, g.gen, s.retired), (0, Generation::ZERO, 0));
             assert_ne!(g.slot, 0, "slot 0 is EMPTY, not UNUSED");
         }
-        Stage::Map => {
-            // Only reachable once the SuperSlab retired.
-            assert_eq!(s.retired, 1);
-            assert_eq!(g.slot, 0);
-        }
+        // Only reachable once the SuperSlab retired.
+        Stage::Map => assert_eq!((g.slot, s.retired), (0, 1)),
     }
+    // Generations only grow, by one per retirement.
+    assert_eq!(w.pool.meta(0).generation(), Generation::new(s.retired as u32));
     if s.retired == 1 {
-        assert_eq!(w.pool.meta(0).generation(), Generation::new(1));
-        // retain_bytes 0: the retired SuperSlab was unmapped (its address may
-        // since have been mapped again by Stage 3).
+        // retain_bytes 0: the retired SuperSlab was unmapped (Stage 3 may
+        // since have mapped the same address again).
         assert_eq!(w.pool.pages().counts().1, 1, "retired SuperSlab not unmapped");
         let ss = w.pool.meta(g.meta).superslab() as usize;
         assert!(ss == old_base || !w.pool.pages().is_mapped(old_base as *const u8, 1));
-    } else {
-        assert!(w.pool.meta(0).is_live());
     }
-
-    // Every entry pushed (A's release) was popped exactly once.
-    let mut held = vec![g];
-    held.extend(w.drain());
-    let s = w.pool.stats();
-    assert_eq!(s.stage1 + s.stale_dropped, 1, "freelist accounting: {s:?}");
-    for g in held {
-        w.release(g);
-    }
-    let s = w.pool.stats();
-    assert_eq!(s.live_superslabs, 0, "everything released retires: {s:?}");
+    cover(cov, format!("B {:?} record {} stale_dropped {} retired {}", g.stage, g.meta, s.stale_dropped, s.retired));
+    w.finish(vec![g]);
 }
 
 #[test]
 fn loom_crash_timeline() {
-    run("crash_timeline", None, || crash_timeline(Stage1Variant::Validated));
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("crash_timeline", None, move || crash_timeline(Stage1Variant::Validated, &c));
+    assert_covered(
+        &cov,
+        &[
+            // B's pop won the race and reused the entry.
+            "B Reuse record 0 stale_dropped 0 retired 0",
+            // B's Stage 1 ran before the push: claimed an UNUSED slot.
+            "B Claim record 0 stale_dropped 0 retired 0",
+            // B popped the entry after the retirement, dropped it as stale,
+            // and mapped a new SuperSlab: new record, or record 0 reused.
+            "B Map record 1 stale_dropped 1 retired 1",
+            "B Map record 0 stale_dropped 1 retired 1",
+            // B's Stage 1 ran before the push, Stage 2 after the retirement.
+            "B Map record 1 stale_dropped 0 retired 1",
+            "B Map record 0 stale_dropped 0 retired 1",
+        ],
+    );
 }
 
 #[test]
 #[should_panic(expected = "stale SuperSlab use caught")]
 fn loom_crash_timeline_catches_unvalidated() {
-    expect_caught("crash_timeline/Unvalidated", None, || crash_timeline(Stage1Variant::Unvalidated));
+    expect_caught("crash_timeline/Unvalidated", None, || {
+        crash_timeline(Stage1Variant::Unvalidated, &Coverage::default())
+    });
 }
 
 #[test]
 #[should_panic(expected = "stale SuperSlab use caught")]
 fn loom_crash_timeline_catches_check_then_load() {
-    expect_caught("crash_timeline/CheckThenLoad", None, || crash_timeline(Stage1Variant::CheckThenLoad));
+    expect_caught("crash_timeline/CheckThenLoad", None, || {
+        crash_timeline(Stage1Variant::CheckThenLoad, &Coverage::default())
+    });
 }
 
 // ---------------------------------------------------------------------------
-// Model 2: three threads, two SuperSlabs, ABA on the freelist head + a retire.
+// Model 2: three threads, two SuperSlabs, racing stack heads + a retire.
 // ---------------------------------------------------------------------------
 
-/// SuperSlab 0 has slots 1..=3 EMPTY on the freelist and slot 0 active;
-/// SuperSlab 1 has slot 0 active (held by the model's main thread), so
-/// Stage 2 can claim its UNUSED slots. Thread A releases SuperSlab 0's last
-/// slot (push + retire: every entry of SuperSlab 0 goes stale) while B and C
-/// each acquire and release a slab: their pops race with each other and with
-/// the pushes, and a popped node is recycled through the spare-node stack
-/// and pushed back, which is the ABA pattern the head's tag must defeat.
-fn aba_retire(variant: Stage1Variant) {
+/// SuperSlab 0 is full (its four slots touched): slots 0 and 1 are held,
+/// slots 2 and 3 are EMPTY on the freelist. Four entries stale for good were
+/// pushed and popped first, so the spare-node stack holds recycled nodes.
+/// SuperSlab 1, mapped next, has slot 0 active. Then, concurrently:
+/// * A releases SuperSlab 1's slot: push (a spare node), retirement CAS
+///   (its entry goes stale), generation bump, unmap;
+/// * B acquires: pops the freelist (dropping a stale entry, or reusing one,
+///   or falling to Stage 2/3) and pushes the popped node on the spare stack;
+/// * C releases SuperSlab 0's slot 1: pops a spare node, pushes it on the
+///   freelist.
+///
+/// Both stack heads see concurrent pops and pushes, and nodes leave a head
+/// and come back to it (B moves a freelist node to the spare stack, A and C
+/// move spare nodes to the freelist) while another thread may hold a stale
+/// view of that head: the ABA pattern, which the head's tag must defeat.
+fn aba_retire(variant: Stage1Variant, cov: &Coverage) {
     let w = Arc::new(World::new(variant));
     let ss0: Vec<Got> = (0..4).map(|_| w.acquire()).collect();
     assert!(ss0.iter().all(|g| g.meta == 0));
-    let keep = w.acquire();
-    assert_eq!((keep.meta, keep.slot, keep.stage), (1, 0, Stage::Map));
-    for &g in &ss0[1..] {
-        w.release(g);
+    for slot in 0..4 {
+        // Stale for good: record 0 stays in generation 0 throughout.
+        w.push(Entry { index: 0, slot, gen: Generation::new(1) });
     }
-    let mut pushes = 3;
-    let last = ss0[0];
+    let last = w.acquire();
+    assert_eq!((last.meta, last.slot, last.stage), (1, 0, Stage::Map));
+    assert_eq!(w.pool.stats().stale_dropped, 4);
+    w.release(ss0[2]);
+    w.release(ss0[3]);
+    let s0 = w.pool.stats();
 
     let wa = w.clone();
     let a = spawn(move || wa.release(last));
-    let churn = |w: Arc<World>| {
-        move || {
-            let g = w.acquire();
-            w.release(g);
-            g
-        }
-    };
-    let b = spawn(churn(w.clone()));
-    let c = spawn(churn(w.clone()));
+    let wb = w.clone();
+    let b = spawn(move || wb.acquire());
+    let wc = w.clone();
+    let c1 = ss0[1];
+    let c = spawn(move || wc.release(c1));
     a.join().unwrap();
     let gb = b.join().unwrap();
-    let gc = c.join().unwrap();
-    pushes += 3;
+    c.join().unwrap();
 
     let s = w.pool.stats();
-    // The retirement CAS can only fail if B or C activated a slot of SuperSlab 0 first.
-    let reused_ss0 = [gb, gc].iter().any(|g| g.meta == 0 && g.gen == Generation::ZERO);
-    if !reused_ss0 {
-        assert_eq!(s.retired, 1, "{s:?} {gb:?} {gc:?}");
-    }
-    assert!(w.pool.meta(0).generation() <= Generation::new(2));
-    assert!(w.pool.meta(1).is_live(), "main still holds SuperSlab 1");
-
-    // Freelist accounting: every entry pushed is popped exactly once.
-    let mut held = vec![keep];
-    held.extend(w.drain());
-    let s = w.pool.stats();
-    assert_eq!(s.stage1 + s.stale_dropped, pushes, "freelist accounting: {s:?}");
-    for g in held {
-        w.release(g);
-    }
-    assert_eq!(w.pool.stats().live_superslabs, 0);
+    // B's activation of SuperSlab 1 (reuse or claim) is the only thing that
+    // can make the retirement CAS fail.
+    let b_on_ss1 = gb.meta == 1 && gb.gen == Generation::ZERO;
+    assert_eq!(s.retired, u64::from(!b_on_ss1), "{s:?} {gb:?}");
+    assert_eq!(w.pool.meta(1).generation(), Generation::new(s.retired as u32));
+    assert!(w.pool.meta(0).is_live() && w.pool.meta(0).generation() == Generation::ZERO);
+    cover(
+        cov,
+        format!(
+            "B {:?} record {} stale_dropped {} retired {}",
+            gb.stage,
+            gb.meta,
+            s.stale_dropped - s0.stale_dropped,
+            s.retired
+        ),
+    );
+    w.finish(vec![ss0[0], gb]);
 }
 
 #[test]
 fn loom_aba_retire() {
-    run("aba_retire", Some(2), || aba_retire(Stage1Variant::Validated));
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("aba_retire", Some(2), move || aba_retire(Stage1Variant::Validated, &c));
+    assert_covered(
+        &cov,
+        &[
+            // B reused SuperSlab 1's entry before the retirement CAS.
+            "B Reuse record 1 stale_dropped 0 retired 0",
+            // B dropped it as stale and reused an entry of SuperSlab 0.
+            "B Reuse record 0 stale_dropped 1 retired 1",
+            // B reused an entry of SuperSlab 0 before A's push.
+            "B Reuse record 0 stale_dropped 0 retired 1",
+        ],
+    );
 }
 
 #[test]
 #[should_panic(expected = "stale SuperSlab use caught")]
 fn loom_aba_retire_catches_unvalidated() {
-    expect_caught("aba_retire/Unvalidated", Some(2), || aba_retire(Stage1Variant::Unvalidated));
+    expect_caught("aba_retire/Unvalidated", Some(2), || aba_retire(Stage1Variant::Unvalidated, &Coverage::default()));
 }
 
 #[test]
 #[should_panic(expected = "stale SuperSlab use caught")]
 fn loom_aba_retire_catches_check_then_load() {
-    expect_caught("aba_retire/CheckThenLoad", Some(2), || aba_retire(Stage1Variant::CheckThenLoad));
+    expect_caught("aba_retire/CheckThenLoad", Some(2), || {
+        aba_retire(Stage1Variant::CheckThenLoad, &Coverage::default())
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -366,14 +492,20 @@ impl HeapWorld {
     }
 }
 
-/// The owner allocates two blocks `p` and `q` from its slab. Thread R frees
-/// `p` (a remote free: pushed on the slab's remote list when R's cache
-/// drains at exit), then allocates, frees and exits again. Thread O frees
-/// `q` and exits: it collects the remote list, and releases the slab (which
-/// retires its SuperSlab) if `p` already arrived, or abandons it. Afterwards
-/// a third cache adopts whatever was abandoned; at the end every block is
-/// free and every SuperSlab retired.
-fn cross_thread_free() {
+/// The owner O allocates two blocks `p` and `q` from its slab. Then,
+/// concurrently:
+/// * R frees `p` (a remote free: pushed on the slab's remote list when R's
+///   cache drains at exit), then allocates a block, frees it and exits
+///   again (its refill may adopt O's abandoned slab, or acquire from the
+///   pool, popping O's entry, valid or stale);
+/// * O frees `q` and exits: it collects the remote list and releases the slab
+///   (retiring the SuperSlab) if `p` already arrived, or abandons it.
+///
+/// Afterwards a third cache adopts whatever is still abandoned (its remote
+/// list now holds `p`); at the end every block is free and every SuperSlab
+/// retired. loom also checks that the slabs' owner-only state (a loom
+/// `UnsafeCell`) is never accessed by two threads without synchronisation.
+fn cross_thread_free(cov: &Coverage) {
     let opts = Options { drain_interval: 2, ..opts() };
     let w = Arc::new(HeapWorld { heap: Heap::with_options(MockPages::new(), opts), live: Mutex::new(HashSet::new()) });
     let mut tco = ThreadCache::new();
@@ -401,9 +533,12 @@ fn cross_thread_free() {
     assert!(w.live.lock().unwrap().is_empty());
     let abandoned = w.heap.abandoned_slabs();
     assert!(abandoned <= 1);
+    let s = w.heap.pool().stats();
+    cover(
+        cov,
+        format!("abandoned {abandoned} retired {} stage1 {} stale_dropped {}", s.retired, s.stage1, s.stale_dropped),
+    );
     if abandoned == 1 {
-        // The owner exited before `p` arrived: adopt the slab, whose remote
-        // list now holds `p`, and give it back.
         let mut tc = ThreadCache::new();
         let x = w.alloc(&mut tc, 4);
         assert_eq!(w.heap.abandoned_slabs(), 0);
@@ -411,11 +546,32 @@ fn cross_thread_free() {
         w.heap.thread_exit(&mut tc);
     }
     let s = w.heap.pool().stats();
-    assert_eq!((s.live_superslabs, w.heap.abandoned_slabs()), (0, 0), "everything free must retire: {s:?}");
-    assert_eq!(s.retired, s.stage3, "every SuperSlab mapped was retired: {s:?}");
+    assert_eq!(
+        (s.live_superslabs, w.heap.abandoned_slabs()),
+        (0, 0),
+        "model invariant: everything free must retire: {s:?}"
+    );
+    assert_eq!(s.retired, s.stage3, "model invariant: mapped SuperSlabs not all retired: {s:?}");
 }
 
 #[test]
 fn loom_cross_thread_free() {
-    run("cross_thread_free", None, cross_thread_free);
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("cross_thread_free", Some(4), move || cross_thread_free(&c));
+    assert_covered(
+        &cov,
+        &[
+            // O exited before `p` arrived and abandoned the slab; main adopted it.
+            "abandoned 1 retired 0 stage1 0 stale_dropped 0",
+            // R adopted O's slab (or claimed a slot next to it) and retired it.
+            "abandoned 0 retired 1 stage1 0 stale_dropped 0",
+            // R's acquire reused the entry of O's released slab.
+            "abandoned 0 retired 1 stage1 1 stale_dropped 0",
+            // O retired the SuperSlab; R popped its entry, stale, and mapped anew.
+            "abandoned 0 retired 2 stage1 0 stale_dropped 1",
+            // O retired it before R's Stage 1; R mapped anew.
+            "abandoned 0 retired 2 stage1 0 stale_dropped 0",
+        ],
+    );
 }

@@ -244,6 +244,7 @@ fn marker(l: &Live) -> u64 {
 
 impl Model {
     fn new(cfg: PoolConfig) -> Self {
+        crate::tune_malloc();
         let opts = Options { retain_bytes: cfg.retain_bytes, purge_delay_ns: cfg.purge_delay_ns, ..Options::DEFAULT };
         Model {
             pool: Pool::new(MockPages::new(), opts),
@@ -394,7 +395,8 @@ impl Model {
         if a.zeroed {
             // SAFETY: the slab is ours (just acquired) and mapped (checked above).
             let slab = unsafe { core::slice::from_raw_parts(a.base, SLAB_SIZE) };
-            if let Some(i) = slab.iter().position(|&b| b != 0) {
+            if !crate::shadow::is_zero(slab) {
+                let i = slab.iter().position(|&b| b != 0).unwrap();
                 panic!("{what}: claims zeroed memory but byte {i} is {:#x}", slab[i]);
             }
         }

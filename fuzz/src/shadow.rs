@@ -2,11 +2,14 @@
 //! indexed by address so that a new block can be checked against all live
 //! ones for overlap in O(log n).
 //!
-//! Each block is filled with `PATTERN[i % PERIOD] ^ tag`. The period is prime
-//! (so a copy shifted by a page or a slab does not compare equal) and the tag
-//! differs between neighbouring blocks, so a block handed out twice, a shifted
-//! `realloc` copy, or a stray allocator write into a live block all show up as
-//! a pattern mismatch at free, realloc or the final check.
+//! Each block is filled with the pseudo-random `PATTERN` (period 4099, a
+//! prime, so a copy shifted by a page or a slab never compares equal), rotated
+//! by an offset derived from the block's tag, which differs between
+//! neighbouring blocks. A block handed out twice, a shifted `realloc` copy, or
+//! a stray allocator write into a live block all show up as a pattern mismatch
+//! at free, realloc or the final check. Fills and checks are `memcpy`/`memcmp`
+//! of whole chunks against a doubled copy of the pattern, so they stay cheap
+//! under coverage instrumentation (a byte loop would be traced per compare).
 
 use hakmem_alloc::size_class::class_of;
 use std::collections::BTreeMap;
@@ -14,9 +17,9 @@ use std::collections::BTreeMap;
 /// Pattern period (a prime).
 pub const PERIOD: usize = 4099;
 
-/// The fill pattern before the per-block tag is applied.
-pub static PATTERN: [u8; PERIOD] = {
-    let mut t = [0u8; PERIOD];
+/// The fill pattern, twice in a row (so any rotation is one contiguous slice).
+pub static PATTERN: [u8; 2 * PERIOD] = {
+    let mut t = [0u8; 2 * PERIOD];
     let mut x: u32 = 0x9e37_79b9;
     let mut i = 0;
     while i < PERIOD {
@@ -24,10 +27,13 @@ pub static PATTERN: [u8; PERIOD] = {
         x ^= x >> 17;
         x ^= x << 5;
         t[i] = (x >> 11) as u8;
+        t[i + PERIOD] = t[i];
         i += 1;
     }
     t
 };
+
+static ZERO: [u8; PERIOD] = [0; PERIOD];
 
 /// A live block.
 #[derive(Clone, Copy, Debug)]
@@ -61,6 +67,15 @@ impl Block {
         unsafe { core::slice::from_raw_parts_mut(self.p, self.size) }
     }
 
+    /// Expected byte at offset `i`.
+    pub fn expected(&self, i: usize) -> u8 {
+        PATTERN[(self.rotation() + i) % PERIOD]
+    }
+
+    fn rotation(&self) -> usize {
+        usize::from(self.tag) * 16 % PERIOD
+    }
+
     /// Fill `[from, size)` with the block's pattern.
     ///
     /// # Safety
@@ -68,14 +83,11 @@ impl Block {
     pub unsafe fn fill_from(&self, from: usize) {
         // SAFETY: caller contract.
         let b = unsafe { self.bytes() };
-        let tag = self.tag;
         let mut off = from;
         while off < b.len() {
-            let k = off % PERIOD;
-            let n = (PERIOD - k).min(b.len() - off);
-            for (d, s) in b[off..off + n].iter_mut().zip(&PATTERN[k..k + n]) {
-                *d = s ^ tag;
-            }
+            let k = (self.rotation() + off) % PERIOD;
+            let n = PERIOD.min(b.len() - off);
+            b[off..off + n].copy_from_slice(&PATTERN[k..k + n]);
             off += n;
         }
     }
@@ -88,20 +100,19 @@ impl Block {
         // SAFETY: caller contract.
         let b = unsafe { self.bytes() };
         let b = &b[..upto];
-        let tag = self.tag;
         let mut off = 0;
         while off < b.len() {
+            let k = (self.rotation() + off) % PERIOD;
             let n = PERIOD.min(b.len() - off);
-            let ok = b[off..off + n].iter().zip(&PATTERN[..n]).all(|(d, s)| *d == s ^ tag);
-            if !ok {
-                let i = (off..off + n).find(|&i| b[i] != PATTERN[i % PERIOD] ^ tag).unwrap();
+            if b[off..off + n] != PATTERN[k..k + n] {
+                let i = (off..off + n).find(|&i| b[i] != self.expected(i)).unwrap();
                 panic!(
                     "{what}: block {:p} (size {}, align {}) corrupted at offset {i}: {:#04x}, expected {:#04x}",
                     self.p,
                     self.size,
                     self.align,
                     b[i],
-                    PATTERN[i % PERIOD] ^ tag
+                    self.expected(i)
                 );
             }
             off += n;
@@ -115,10 +126,16 @@ impl Block {
     pub unsafe fn verify_zero(&self, what: &str) {
         // SAFETY: caller contract.
         let b = unsafe { self.bytes() };
-        if let Some(i) = b.iter().position(|&x| x != 0) {
+        if !is_zero(b) {
+            let i = b.iter().position(|&x| x != 0).unwrap();
             panic!("{what}: block {:p} (size {}, align {}) not zeroed at offset {i}: {:#04x}", self.p, self.size, self.align, b[i]);
         }
     }
+}
+
+/// Whether `b` is all zero (chunked `memcmp`, cheap under instrumentation).
+pub fn is_zero(b: &[u8]) -> bool {
+    b.chunks(PERIOD).all(|c| c == &ZERO[..c.len()])
 }
 
 /// All live blocks.
