@@ -1,3 +1,6 @@
+//! Smoke test: a heap value on the mock page source serves many sizes.
+#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+
 use hakmem_alloc::{Heap, MockPages, ThreadCache};
 use std::alloc::Layout;
 
