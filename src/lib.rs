@@ -8,6 +8,7 @@
 //! straight from the OS, and empty SuperSlabs given back to the OS.
 //!
 //! ```no_run
+//! # #[cfg(not(any(feature = "loom", feature = "shuttle")))]
 //! #[global_allocator]
 //! static GLOBAL: hakmem_alloc::HakMem = hakmem_alloc::HakMem;
 //! ```
