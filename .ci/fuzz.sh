@@ -45,7 +45,7 @@ for t in $TARGETS; do
         ls -l "fuzz/artifacts/$t" >&2 || true
         exit 1
     fi
-    grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true
 done
 echo "== fuzz: all targets passed"
