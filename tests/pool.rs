@@ -138,6 +138,18 @@ fn out_of_memory_returns_none() {
     assert!(p.acquire(0).is_none());
 }
 
+#[test]
+fn out_of_memory_for_the_page_map_does_not_leak_a_record() {
+    let p = Pool::new(MockPages::new(), Options::DEFAULT);
+    // SuperSlab and first registry chunk succeed, the page-map leaf fails.
+    p.pages().fail_after(2);
+    assert!(p.acquire(0).is_none());
+    assert_eq!(p.records(), 1);
+    p.pages().fail_after(1 << 40);
+    let a = p.acquire(0).unwrap();
+    assert_eq!((a.meta, p.records()), (0, 1), "the record taken before the failure is reused");
+}
+
 /// A tiny xorshift PRNG (no dependencies).
 struct Rng(u64);
 impl Rng {

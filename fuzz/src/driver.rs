@@ -113,7 +113,8 @@ struct Run<'t, T: Target> {
 
 impl<T: Target> Run<'_, T> {
     fn layout(&self, size: usize, align: usize) -> Layout {
-        Layout::from_size_align(size.max(T::MIN_SIZE), align).expect("sizes and alignments of the op language are valid layouts")
+        Layout::from_size_align(size.max(T::MIN_SIZE), align)
+            .expect("sizes and alignments of the op language are valid layouts")
     }
 
     fn room_for(&self, size: usize) -> bool {
@@ -129,7 +130,12 @@ impl<T: Target> Run<'_, T> {
     /// Check and record a fresh block.
     fn adopt(&mut self, p: *mut u8, l: Layout, zeroed: bool, what: &str) {
         if p.is_null() {
-            assert!(self.oom, "{what}: {} bytes at align {} returned null without injected out-of-memory", l.size(), l.align());
+            assert!(
+                self.oom,
+                "{what}: {} bytes at align {} returned null without injected out-of-memory",
+                l.size(),
+                l.align()
+            );
             return;
         }
         let b = Block { p, size: l.size(), align: l.align(), tag: self.s.tag() };
@@ -181,7 +187,11 @@ impl<T: Target> Run<'_, T> {
         // SAFETY: `b` is live, allocated with `l`; new_size >= MIN_SIZE.
         let q = unsafe { self.t.realloc(b.p, l, new_size) };
         if q.is_null() {
-            assert!(self.oom, "realloc {} -> {new_size} (align {}) returned null without injected out-of-memory", b.size, b.align);
+            assert!(
+                self.oom,
+                "realloc {} -> {new_size} (align {}) returned null without injected out-of-memory",
+                b.size, b.align
+            );
             // The old block must be untouched.
             // SAFETY: still live and ours.
             unsafe { b.verify(b.size, "realloc (failed, old block)") };

@@ -68,7 +68,13 @@ impl Batch<'_> {
                 OtherReq::Free { p, layout } => unsafe { HakMem.dealloc(*p, *layout) },
                 OtherReq::Alloc { layout, zeroed, out } => {
                     // SAFETY: layouts have a non-zero size (MIN_SIZE).
-                    *out = unsafe { if *zeroed { HakMem.alloc_zeroed(*layout) } else { HakMem.alloc(*layout) } };
+                    *out = unsafe {
+                        if *zeroed {
+                            HakMem.alloc_zeroed(*layout)
+                        } else {
+                            HakMem.alloc(*layout)
+                        }
+                    };
                 }
             }
         }
@@ -126,14 +132,23 @@ impl Target for GlobalTarget {
 
     fn after_op(&mut self, shadow: &Shadow) {
         let live = HakMem::stats().large_live_bytes;
-        assert_eq!(live, self.large_base + shadow.large_bytes() as u64, "large_live_bytes disagrees with the live large blocks");
+        assert_eq!(
+            live,
+            self.large_base + shadow.large_bytes() as u64,
+            "large_live_bytes disagrees with the live large blocks"
+        );
     }
 
     fn finish(&mut self, classes: &[bool; NUM_CLASSES]) {
         HakMem::flush_thread_cache();
         let st = HakMem::stats();
         assert_eq!(st.large_live_bytes, self.large_base, "large blocks leaked");
-        assert!(st.mapped_bytes <= MAPPED_BOUND, "global heap keeps {} bytes mapped after the input: {:?}", st.mapped_bytes, st.pool);
+        assert!(
+            st.mapped_bytes <= MAPPED_BOUND,
+            "global heap keeps {} bytes mapped after the input: {:?}",
+            st.mapped_bytes,
+            st.pool
+        );
         let mut blocks = Vec::with_capacity(NUM_CLASSES + 1);
         for c in (0..NUM_CLASSES).filter(|&c| classes[c]).chain([0]) {
             blocks.push(Layout::from_size_align(class_size(c), 8).unwrap());

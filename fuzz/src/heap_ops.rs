@@ -40,7 +40,11 @@ impl HeapTarget {
     /// A fresh heap with `cfg`'s options.
     pub fn new(cfg: Config) -> Self {
         crate::tune_malloc();
-        HeapTarget { heap: Heap::with_options(MockPages::new(), cfg.options()), main: ThreadCache::new(), other: ThreadCache::new() }
+        HeapTarget {
+            heap: Heap::with_options(MockPages::new(), cfg.options()),
+            main: ThreadCache::new(),
+            other: ThreadCache::new(),
+        }
     }
 
     /// The heap.
@@ -81,7 +85,11 @@ impl Target for HeapTarget {
                 // SAFETY: caller contract: a live block of this heap, given up.
                 OtherReq::Free { p, layout } => unsafe { self.heap.dealloc(&mut self.other, *p, *layout) },
                 OtherReq::Alloc { layout, zeroed, out } => {
-                    *out = if *zeroed { self.heap.alloc_zeroed(&mut self.other, *layout) } else { self.heap.alloc(&mut self.other, *layout) };
+                    *out = if *zeroed {
+                        self.heap.alloc_zeroed(&mut self.other, *layout)
+                    } else {
+                        self.heap.alloc(&mut self.other, *layout)
+                    };
                 }
             }
         }
@@ -120,8 +128,13 @@ impl Target for HeapTarget {
 
     fn after_op(&mut self, shadow: &crate::shadow::Shadow) {
         let st = self.heap.stats();
-        assert_eq!(st.large_live_bytes, shadow.large_bytes() as u64, "large_live_bytes disagrees with the live large blocks");
-        let live_maps: u64 = shadow.blocks().iter().filter(|b| b.is_large()).map(|b| large_mapping_len(b.size, b.align)).sum();
+        assert_eq!(
+            st.large_live_bytes,
+            shadow.large_bytes() as u64,
+            "large_live_bytes disagrees with the live large blocks"
+        );
+        let live_maps: u64 =
+            shadow.blocks().iter().filter(|b| b.is_large()).map(|b| large_mapping_len(b.size, b.align)).sum();
         assert!(
             st.large_mapped_bytes <= 2 * live_maps + LARGE_CACHE_BYTES,
             "large mappings {} exceed twice the live large mappings ({live_maps}) plus the cache",
@@ -149,10 +162,17 @@ impl Target for HeapTarget {
                 unsafe { h.dealloc(&mut tc, p, l) };
             }
             h.thread_exit(&mut tc);
-            assert!(h.abandoned_slabs() < before, "abandoned slabs are not adopted (classes used: {used:?})");
+            assert!(
+                h.abandoned_slabs() < before,
+                "abandoned slabs stay abandoned: not adopted, or some of their blocks never came back (classes used: {used:?})"
+            );
         }
         let st = h.stats();
-        assert_eq!(st.pool.live_superslabs, 0, "SuperSlabs stay live after every block was freed and every cache flushed: {:?}", st.pool);
+        assert_eq!(
+            st.pool.live_superslabs, 0,
+            "SuperSlabs stay live after every block was freed and every cache flushed: {:?}",
+            st.pool
+        );
         assert_eq!(st.large_live_bytes, 0);
         h.trim();
         let st = h.stats();

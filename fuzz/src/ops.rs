@@ -227,9 +227,9 @@ impl Encoder {
             (3, s)
         } else if s <= MAX_SMALL + 4096 {
             (5, s - MAX_SMALL - 1)
-        } else if (s - MAX_SMALL - 1) % 16 == 0 && s <= MAX_SIZE {
+        } else if (s - MAX_SMALL - 1).is_multiple_of(16) && s <= MAX_SIZE {
             (6, (s - MAX_SMALL - 1) / 16)
-        } else if s % 4096 == 0 && s <= 1 << 20 {
+        } else if s.is_multiple_of(4096) && s <= 1 << 20 {
             (7, s / 4096 - 1)
         } else {
             panic!("size {s} cannot be encoded exactly");

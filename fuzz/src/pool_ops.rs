@@ -147,7 +147,12 @@ impl PoolInput {
                 4..=6 => PoolOp::Release { i: r.u16() },
                 7 => PoolOp::Retire { i: r.u16() },
                 8 | 9 => PoolOp::RePushStale { i: r.u16(), class: r.u8() },
-                10 => PoolOp::PushForged { record: r.u8(), slot: r.u8(), gen_delta: (r.u8() % 5) as i8 - 2, class: r.u8() },
+                10 => PoolOp::PushForged {
+                    record: r.u8(),
+                    slot: r.u8(),
+                    gen_delta: (r.u8() % 5) as i8 - 2,
+                    class: r.u8(),
+                },
                 11 => PoolOp::Trim,
                 12 => PoolOp::AdvanceClock { ms: r.u8() },
                 13 => PoolOp::FailAfter { n: r.u8() },
@@ -306,7 +311,11 @@ impl Model {
         let got = self.pool.acquire(class);
         let stale_now = self.pool.stats().stale_dropped;
         if self.exact {
-            assert_eq!(stale_now - stale_before, expect_stale, "Stage 1 dropped a different number of stale entries than the model");
+            assert_eq!(
+                stale_now - stale_before,
+                expect_stale,
+                "Stage 1 dropped a different number of stale entries than the model"
+            );
         }
         self.stale = stale_now;
         let Some(a) = got else {
@@ -332,12 +341,19 @@ impl Model {
         match a.stage {
             Stage::Reuse => {
                 if self.exact {
-                    assert_eq!(Some(got), expect, "{what}: Stage 1 activated another entry than the model's first valid one");
+                    assert_eq!(
+                        Some(got),
+                        expect,
+                        "{what}: Stage 1 activated another entry than the model's first valid one"
+                    );
                 } else {
                     // Some pushed entry, valid now; the real stack is a
                     // subsequence of the model's, so drop everything above it.
                     let list = &mut self.free[class];
-                    let j = list.iter().rposition(|e| *e == got).unwrap_or_else(|| panic!("{what}: Stage 1 activated an entry never pushed on class {class}"));
+                    let j = list
+                        .iter()
+                        .rposition(|e| *e == got)
+                        .unwrap_or_else(|| panic!("{what}: Stage 1 activated an entry never pushed on class {class}"));
                     list.truncate(j);
                 }
                 let r = self.recs[a.meta as usize];
@@ -352,7 +368,11 @@ impl Model {
                 assert_eq!(f, Some(a.meta), "{what}: Stage 2 claimed from a record other than the last mapped one");
                 let r = self.recs[a.meta as usize];
                 let free = !r.active & !r.touched & ALL_SLOTS;
-                assert_eq!(a.slot, free.trailing_zeros(), "{what}: Stage 2 did not claim the lowest UNUSED slot (record {r:?})");
+                assert_eq!(
+                    a.slot,
+                    free.trailing_zeros(),
+                    "{what}: Stage 2 did not claim the lowest UNUSED slot (record {r:?})"
+                );
                 assert_eq!(a.gen.get(), r.gen, "{what}: Stage 2 generation");
                 if !self.exact {
                     // Stage 1 found nothing valid: whatever the model still
@@ -414,8 +434,15 @@ impl Model {
     fn check_markers(&self, l: &Live, what: &str) {
         let m = marker(l);
         // SAFETY: `l` is a live slot of ours: its slab is mapped and only we write it.
-        let (a, b) = unsafe { (l.base.cast::<u64>().read_unaligned(), l.base.add(SLAB_SIZE - 8).cast::<u64>().read_unaligned()) };
-        assert!(a == m && b == !m, "{what}: slab of record {} slot {} overwritten (two live slots share memory?)", l.meta, l.slot);
+        let (a, b) = unsafe {
+            (l.base.cast::<u64>().read_unaligned(), l.base.add(SLAB_SIZE - 8).cast::<u64>().read_unaligned())
+        };
+        assert!(
+            a == m && b == !m,
+            "{what}: slab of record {} slot {} overwritten (two live slots share memory?)",
+            l.meta,
+            l.slot
+        );
     }
 
     fn release_at(&mut self, k: usize) {
@@ -444,7 +471,10 @@ impl Model {
             assert_eq!(after, Generation::new(before).next().get(), "retirement must bump the generation by one");
             assert!(self.pool.meta(l.meta).superslab().is_null(), "retired record keeps its SuperSlab pointer");
             if self.retain_bytes == 0 {
-                assert!(!self.pool.pages().is_mapped(base as *const u8, 1), "retired SuperSlab {base:#x} still mapped with retain_bytes = 0");
+                assert!(
+                    !self.pool.pages().is_mapped(base as *const u8, 1),
+                    "retired SuperSlab {base:#x} still mapped with retain_bytes = 0"
+                );
             }
         }
         self.verify_record(l.meta);
@@ -536,7 +566,11 @@ impl Model {
                 }
                 let index = u32::from(record) % self.recs.len() as u32;
                 let g = self.recs[index as usize].gen as i64 + i64::from(gen_delta);
-                let e = Entry { index, slot: u32::from(slot) % SLOTS as u32, gen: Generation::new(g.rem_euclid(1 << 31) as u32) };
+                let e = Entry {
+                    index,
+                    slot: u32::from(slot) % SLOTS as u32,
+                    gen: Generation::new(g.rem_euclid(1 << 31) as u32),
+                };
                 let c = usize::from(class) % NUM_CLASSES;
                 self.pool.push_entry(c, e);
                 self.free[c].push(e);
@@ -578,7 +612,10 @@ impl Model {
         self.pool.trim();
         assert_eq!(self.pool.stats().cached_superslabs, 0);
         for &b in &self.bases {
-            assert!(!self.pool.pages().is_mapped(b as *const u8, SUPERSLAB_SIZE), "SuperSlab {b:#x} still mapped after release and trim");
+            assert!(
+                !self.pool.pages().is_mapped(b as *const u8, SUPERSLAB_SIZE),
+                "SuperSlab {b:#x} still mapped after release and trim"
+            );
         }
         // Memory is reusable: every entry left is stale, so this maps afresh.
         let left = self.free[0].len() as u64;

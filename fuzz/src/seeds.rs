@@ -133,11 +133,36 @@ pub fn pool_seeds() -> Vec<(&'static str, Vec<u8>)> {
     use PoolOp::*;
     let mut v = Vec::new();
     // The seed's crash timeline: release (push), retire, pop the stale entry.
-    v.push(("stale_after_retire", PoolInput::encode(0, &[Acquire { class: 2 }, Release { i: 0 }, Acquire { class: 2 }, Check])));
+    v.push((
+        "stale_after_retire",
+        PoolInput::encode(0, &[Acquire { class: 2 }, Release { i: 0 }, Acquire { class: 2 }, Check]),
+    ));
+    // A stale entry that outlives its SuperSlab's retirement *and* the
+    // record's revival: slot 1's entry (generation 0) waits on class 2's
+    // freelist while class 3 revives the record (generation 1, slot 0). The
+    // pop must drop it: live record, free slot, but the wrong generation.
+    v.push((
+        "stale_across_revival",
+        PoolInput::encode(
+            0,
+            &[
+                Acquire { class: 2 },
+                Acquire { class: 2 },
+                Release { i: 1 },
+                Release { i: 0 },
+                Acquire { class: 3 },
+                Acquire { class: 2 },
+                Check,
+            ],
+        ),
+    ));
     // Stage order: reuse, then claim, then map; fill a SuperSlab.
     v.push((
         "stages",
-        PoolInput::encode(2, &[AcquireMany { class: 1, count: 33 }, Release { i: 4 }, Acquire { class: 1 }, Acquire { class: 1 }, Check]),
+        PoolInput::encode(
+            2,
+            &[AcquireMany { class: 1, count: 33 }, Release { i: 4 }, Acquire { class: 1 }, Acquire { class: 1 }, Check],
+        ),
     ));
     // Retire several SuperSlabs and re-push every entry seen.
     let mut ops = vec![AcquireMany { class: 3, count: 40 }, AcquireMany { class: 5, count: 40 }];

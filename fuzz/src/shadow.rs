@@ -128,7 +128,10 @@ impl Block {
         let b = unsafe { self.bytes() };
         if !is_zero(b) {
             let i = b.iter().position(|&x| x != 0).unwrap();
-            panic!("{what}: block {:p} (size {}, align {}) not zeroed at offset {i}: {:#04x}", self.p, self.size, self.align, b[i]);
+            panic!(
+                "{what}: block {:p} (size {}, align {}) not zeroed at offset {i}: {:#04x}",
+                self.p, self.size, self.align, b[i]
+            );
         }
     }
 }
@@ -191,8 +194,10 @@ impl Shadow {
     pub fn insert(&mut self, b: Block, what: &str) {
         let start = b.p as usize;
         assert!(start != 0, "{what}: null block recorded");
-        assert!(start % b.align == 0, "{what}: block {:p} (size {}) not aligned to {}", b.p, b.size, b.align);
-        let end = start.checked_add(b.size.max(1)).unwrap_or_else(|| panic!("{what}: block {:p} size {} wraps the address space", b.p, b.size));
+        assert!(start.is_multiple_of(b.align), "{what}: block {:p} (size {}) not aligned to {}", b.p, b.size, b.align);
+        let end = start
+            .checked_add(b.size.max(1))
+            .unwrap_or_else(|| panic!("{what}: block {:p} size {} wraps the address space", b.p, b.size));
         if let Some((&s, &e)) = self.by_addr.range(..end).next_back() {
             assert!(
                 e <= start,

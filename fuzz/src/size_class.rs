@@ -41,7 +41,7 @@ fn check_tables() {
     for c in 1..NUM_CLASSES {
         assert_eq!(class_size(c) % 16, 0, "class {c} ({}) not a multiple of 16", class_size(c));
     }
-    assert!(MAX_SMALL * 2 <= SLAB_SIZE);
+    const { assert!(MAX_SMALL * 2 <= SLAB_SIZE) };
 }
 
 fn check_round_trip(c: usize) {
@@ -65,7 +65,12 @@ fn check_class_of_size(size: usize) {
     let cs = class_size(c);
     assert!(cs >= size.max(1), "size {size} -> class {c} ({cs}) too small");
     if c > 0 {
-        assert!(class_size(c - 1) < size, "size {size} -> class {c} ({cs}) but class {} ({}) fits", c - 1, class_size(c - 1));
+        assert!(
+            class_size(c - 1) < size,
+            "size {size} -> class {c} ({cs}) but class {} ({}) fits",
+            c - 1,
+            class_size(c - 1)
+        );
     }
     if size > 128 {
         assert!((cs - size) * 8 <= size, "size {size} -> {cs} wastes more than 12.5%");
@@ -96,7 +101,7 @@ fn check_class_of(size: usize, align: usize) {
     if let Some(c) = got {
         let cs = class_size(c);
         assert!(cs >= size, "class_of({size}, {align}) = {cs} too small");
-        assert!(cs % align == 0 && align <= SLAB_SIZE, "class_of({size}, {align}) = {cs}: blocks would be misaligned");
+        assert!(cs.is_multiple_of(align) && align <= SLAB_SIZE, "class_of({size}, {align}) = {cs}: blocks would be misaligned");
     }
     // Monotone in size.
     if let Some(bigger) = size.checked_add(1) {

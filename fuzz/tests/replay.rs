@@ -59,7 +59,8 @@ fn committed_seeds_are_up_to_date() {
     ] {
         for (name, bytes) in seeds {
             let p = root.join(target).join(name);
-            let got = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run `cargo run --example gen_seeds`)", p.display()));
+            let got = std::fs::read(&p)
+                .unwrap_or_else(|e| panic!("{}: {e} (run `cargo run --example gen_seeds`)", p.display()));
             assert_eq!(got, bytes, "{} is stale (run `cargo run --example gen_seeds`)", p.display());
         }
     }

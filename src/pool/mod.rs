@@ -386,7 +386,13 @@ impl<P: PageSource> Pool<P> {
         } else {
             self.metas.grow(&self.pages).filter(|&i| i <= MAX_INDEX)
         };
-        let Some(idx) = idx.filter(|&i| self.pagemap.set(&self.pages, base as usize, i + 1)) else {
+        let mapped = idx.filter(|&i| self.pagemap.set(&self.pages, base as usize, i + 1));
+        let Some(idx) = mapped else {
+            if let Some(i) = idx {
+                // The page map could not grow: give the record back for the next Stage 3.
+                self.metas.get(i).next_free.store(b.free_head, Ordering::Relaxed);
+                b.free_head = i + 1;
+            }
             // Out of memory for metadata: keep the SuperSlab for later.
             // SAFETY: `base` is a whole unreferenced SuperSlab of ours.
             unsafe { b.push(&self.pages, base, now, usize::MAX) };
