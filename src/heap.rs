@@ -399,6 +399,19 @@ impl<P: PageSource> Heap<P> {
         self.counters.flush(tc);
         let bin = &mut tc.bins[c];
         if bin.count < bin.limit {
+            // The bin was empty (or the cache fresh) before this free, so the
+            // next allocation would hand this very block out again. If it is
+            // another thread's, send it home instead: this thread's writes
+            // would share cache lines with the owner's neighbouring blocks
+            // (Hoard's passive false sharing, the `cache-scratch` benchmark).
+            // At most once per refill, so the lookup is cheap overall.
+            let head = bin.head;
+            if bin.count == 1 && !self.owned_by(tc, head) {
+                let (_, rest) = self.return_blocks(tc, head, 1);
+                let bin = &mut tc.bins[c];
+                bin.head = rest;
+                bin.count -= 1;
+            }
             return;
         }
         let n = bin.count - bin.limit / 2;
@@ -414,6 +427,14 @@ impl<P: PageSource> Heap<P> {
             bin.limit = (bin.limit / 2).max(MIN_LIMIT);
         } else if foreign == 0 {
             bin.limit = (bin.limit * 2).min(self.bin_limit(c));
+        }
+    }
+
+    /// Whether block `b` (freed into one of `tc`'s bins) lies in a slab `tc` owns.
+    fn owned_by(&self, tc: &ThreadCache, b: *mut Block) -> bool {
+        match self.pool.lookup(b.cast()) {
+            Some((m, slot)) => self.pool.slab(m, slot).owner() == tc.id,
+            None => crate::out::fatal("free of a pointer not allocated by hakmem", b.cast()),
         }
     }
 

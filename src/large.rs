@@ -253,6 +253,13 @@ impl Large {
         if nb.is_null() {
             return core::ptr::null_mut();
         }
+        if need >= HUGE && len < need {
+            // A block that grew big (a growing Vec) gets the huge-page advice
+            // its fresh mapping would have had: the new tail then faults in
+            // 2 MiB at a time.
+            // SAFETY: the whole remapped range is ours.
+            unsafe { pages.hint_dense(nb, need) };
+        }
         // SAFETY: the remapped range holds the header page at offset off - PAGE.
         unsafe {
             let np = nb.add(off);

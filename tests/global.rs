@@ -212,6 +212,50 @@ fn thread_churn_does_not_grow_memory_without_bound() {
     assert!(after <= before + (32 << 20), "mapped grew from {before} to {after} over 1600 threads");
 }
 
+/// Hoard's passive false sharing (`cache-scratch`): a thread frees a block it
+/// was handed by another thread, then allocates the same size. The block
+/// must go home, not come straight back: the new block lies in the freeing
+/// thread's own memory, away from the owner's neighbouring blocks.
+#[test]
+fn a_foreign_block_freed_into_an_empty_bin_goes_home() {
+    // Sizes std does not allocate on a new thread, so the bins start empty.
+    for size in [3000usize, 12_000] {
+        let l = Layout::from_size_align(size, 8).unwrap();
+        // SAFETY: non-zero size; every block is freed once below.
+        let given: Vec<usize> = (0..4).map(|_| unsafe { alloc(l) } as usize).collect();
+        let handed = given[1];
+        let got = std::thread::spawn(move || {
+            // SAFETY: `handed` is a live block of layout `l`, freed once.
+            unsafe { dealloc(handed as *mut u8, l) };
+            let mut mine = Vec::new();
+            for _ in 0..3 {
+                // SAFETY: non-zero size.
+                let p = unsafe { alloc(l) };
+                assert!(!p.is_null());
+                mine.push(p as usize);
+            }
+            for &p in &mine {
+                // SAFETY: allocated above with `l`.
+                unsafe { dealloc(p as *mut u8, l) };
+            }
+            mine
+        })
+        .join()
+        .unwrap();
+        for p in &got {
+            assert_ne!(*p, handed, "size {size}: the foreign block was handed out again by the freeing thread");
+            // Not in the owner's slab (64 KiB) either.
+            assert_ne!(p >> 16, handed >> 16, "size {size}: block {p:#x} shares the owner's slab");
+        }
+        for (i, &g) in given.iter().enumerate() {
+            if i != 1 {
+                // SAFETY: allocated above with `l`, freed once.
+                unsafe { dealloc(g as *mut u8, l) };
+            }
+        }
+    }
+}
+
 // The seed's reproduction cases (bench_fixed_size ITER SIZE WORKSET): each
 // must complete with no crash and no hang.
 #[test]

@@ -102,7 +102,10 @@ impl ThreadCache {
         b.cast()
     }
 
-    /// Push a freed block of class `c`. Returns true when the bin must drain.
+    /// Push a freed block of class `c`. Returns true when the slow path must
+    /// run: the bin reached its limit (drain), or it was empty (the block may
+    /// be another thread's, which must not be handed out here next; see
+    /// [`crate::Heap`]'s drain), or the cache is not initialised yet.
     ///
     /// # Safety
     /// `p` is a block of class `c` from the same heap, no longer used by the caller.
@@ -118,11 +121,15 @@ impl ThreadCache {
         // SAFETY: the caller gives the block up; its first word becomes the link.
         unsafe { (*b).next = bin.head };
         bin.head = b;
-        bin.count += 1;
+        let before = bin.count;
+        bin.count = before + 1;
         #[cfg(feature = "stats")]
         {
             self.counts[c][1] += 1;
         }
-        bin.count >= bin.limit
+        // One unsigned compare for both cases: before == 0 wraps to the
+        // maximum; otherwise it is `before + 1 >= limit`. A fresh cache has
+        // limit 0, which wraps too, so its first free is cold.
+        before.wrapping_sub(1) >= bin.limit.wrapping_sub(2)
     }
 }
