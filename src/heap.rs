@@ -273,7 +273,8 @@ impl<P: PageSource> Heap<P> {
         tc.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         tc.heap = self as *const Self as usize;
         for c in 0..NUM_CLASSES {
-            tc.bins[c].limit = self.bin_limit(c);
+            let limit = self.bin_limit(c);
+            tc.bins[c].set_limit(limit);
         }
     }
 
@@ -295,7 +296,8 @@ impl<P: PageSource> Heap<P> {
                     let bin = &mut tc.bins[c];
                     // SAFETY: `head` starts a chain of `n` free blocks.
                     bin.head = unsafe { (*head).next };
-                    bin.count += n - 1;
+                    let count = bin.count() + n - 1;
+                    bin.set_count(count);
                     #[cfg(feature = "stats")]
                     {
                         tc.counts[c][0] += 1;
@@ -398,7 +400,8 @@ impl<P: PageSource> Heap<P> {
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         let bin = &mut tc.bins[c];
-        if bin.count < bin.limit {
+        let count = bin.count();
+        if count < bin.limit {
             // The bin was empty (or the cache fresh) before this free, so the
             // next allocation would hand this very block out again. If it is
             // another thread's, send it home instead: this thread's writes
@@ -406,28 +409,41 @@ impl<P: PageSource> Heap<P> {
             // (Hoard's passive false sharing, the `cache-scratch` benchmark).
             // At most once per refill, so the lookup is cheap overall.
             let head = bin.head;
-            if bin.count == 1 && !self.owned_by(tc, head) {
+            if count == 1 && !self.owned_by(tc, head) {
                 let (_, rest) = self.return_blocks(tc, head, 1);
                 let bin = &mut tc.bins[c];
                 bin.head = rest;
-                bin.count -= 1;
+                bin.set_count(0);
             }
             return;
         }
-        let n = bin.count - bin.limit / 2;
+        let n = count - bin.limit / 2;
         let head = bin.head;
-        bin.count -= n;
         let (foreign, rest) = self.return_blocks(tc, head, n as usize);
-        tc.bins[c].head = rest;
+        let mut count = count - n;
         // Adapt: a bin that mostly frees other threads' blocks drains in small
         // batches, so those blocks flow back to their owners while still hot;
         // one that frees its own grows back to the full limit.
-        let bin = &mut tc.bins[c];
-        if foreign * 2 > n as usize {
-            bin.limit = (bin.limit / 2).max(MIN_LIMIT);
+        let limit = tc.bins[c].limit;
+        let limit = if foreign * 2 > n as usize {
+            (limit / 2).max(MIN_LIMIT)
         } else if foreign == 0 {
-            bin.limit = (bin.limit * 2).min(self.bin_limit(c));
+            (limit * 2).min(self.bin_limit(c))
+        } else {
+            limit
+        };
+        let mut rest = rest;
+        if count >= limit {
+            // The limit shrank to the count: drain to half of the new one, so
+            // the bin has room again (the fast path needs `room > 0`).
+            let more = count - limit / 2;
+            rest = self.return_blocks(tc, rest, more as usize).1;
+            count -= more;
         }
+        let bin = &mut tc.bins[c];
+        bin.head = rest;
+        bin.limit = limit;
+        bin.set_count(count);
     }
 
     /// Whether block `b` (freed into one of `tc`'s bins) lies in a slab `tc` owns.
@@ -532,7 +548,7 @@ impl<P: PageSource> Heap<P> {
         self.counters.flush(tc);
         for c in 0..NUM_CLASSES {
             let head = core::mem::replace(&mut tc.bins[c].head, core::ptr::null_mut());
-            tc.bins[c].count = 0;
+            tc.bins[c].set_count(0);
             let _ = self.return_blocks(tc, head, usize::MAX);
         }
         for c in 0..NUM_CLASSES {

@@ -86,6 +86,45 @@ fn cross_thread_frees_return_to_the_owner_slab() {
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
+/// A bin never holds more than the drain interval, whatever the mix of own
+/// and foreign frees (the limit adapts down and back up), and an empty bin
+/// never keeps a foreign block.
+#[test]
+fn bins_stay_bounded_while_the_limit_adapts() {
+    let drain = 256;
+    let h = heap(drain, 16);
+    let mut owner = ThreadCache::new();
+    let mut other = ThreadCache::new();
+    let l = Layout::from_size_align(64, 8).unwrap();
+    let c = hakmem_alloc::size_class::class_of(64, 8).unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut mine = Vec::new();
+    for round in 0..200 {
+        let foreign_share = [0, 30, 70, 100][round % 4];
+        let theirs: Vec<_> = (0..300).map(|_| h.alloc(&mut owner, l)).collect();
+        for p in theirs {
+            if rng.next() % 100 < foreign_share {
+                // SAFETY: live block of `l`, freed once, by the non-owner.
+                unsafe { h.dealloc(&mut other, p, l) };
+            } else {
+                mine.push(h.alloc(&mut other, l));
+                // SAFETY: live block of `l`, freed once.
+                unsafe { h.dealloc(&mut owner, p, l) };
+            }
+            assert!(other.cached(c) <= drain, "round {round}: bin holds {}", other.cached(c));
+            assert!(owner.cached(c) <= drain, "round {round}: owner bin holds {}", owner.cached(c));
+        }
+        for p in mine.drain(..) {
+            // SAFETY: allocated by `other` above, freed once by it.
+            unsafe { h.dealloc(&mut other, p, l) };
+            assert!(other.cached(c) <= drain);
+        }
+    }
+    h.thread_exit(&mut other);
+    h.thread_exit(&mut owner);
+    assert_eq!(h.pool().stats().live_superslabs, 0);
+}
+
 #[test]
 fn exited_threads_slabs_are_abandoned_then_adopted() {
     let h = heap(2048, 16);

@@ -18,10 +18,37 @@ use crate::slab::{Block, Slab};
 #[derive(Clone, Copy)]
 pub(crate) struct Bin {
     pub head: *mut Block,
-    pub count: u32,
-    /// Drain when `count` reaches this. 0 until the cache is initialised, so
-    /// the first free on a fresh cache takes the cold path.
+    /// Frees left before the bin must drain: `limit - count`, kept instead of
+    /// the count so that the free fast path is one decrement and a zero test.
+    /// Wrapping arithmetic: on an uninitialised cache (limit 0) it goes
+    /// "negative", and `limit - room` is still the number of cached blocks.
+    pub room: u32,
+    /// Drain when the bin holds this many blocks. 0 until the cache is
+    /// initialised (its bins are empty then, so the first free takes the cold
+    /// path).
     pub limit: u32,
+}
+
+impl Bin {
+    /// Blocks on the bin.
+    #[inline]
+    pub fn count(&self) -> u32 {
+        self.limit.wrapping_sub(self.room)
+    }
+
+    /// Record that the bin holds `n` blocks.
+    #[inline]
+    pub fn set_count(&mut self, n: u32) {
+        self.room = self.limit.wrapping_sub(n);
+    }
+
+    /// Change the limit, keeping the count.
+    #[inline]
+    pub fn set_limit(&mut self, limit: u32) {
+        let n = self.count();
+        self.limit = limit;
+        self.set_count(n);
+    }
 }
 
 /// The slabs a thread owns for one class.
@@ -59,7 +86,7 @@ impl ThreadCache {
     /// An empty, uninitialised cache.
     pub const fn new() -> Self {
         ThreadCache {
-            bins: [Bin { head: core::ptr::null_mut(), count: 0, limit: 0 }; NUM_CLASSES],
+            bins: [Bin { head: core::ptr::null_mut(), room: 0, limit: 0 }; NUM_CLASSES],
             slabs: [ClassSlabs {
                 current: core::ptr::null(),
                 partial: core::ptr::null(),
@@ -80,7 +107,7 @@ impl ThreadCache {
 
     /// Blocks currently cached for class `c`.
     pub fn cached(&self, c: usize) -> u32 {
-        self.bins[c].count
+        self.bins[c].count()
     }
 
     /// Pop a cached block of class `c`, if any.
@@ -93,7 +120,7 @@ impl ThreadCache {
         if !b.is_null() {
             // SAFETY: every block on a bin is a free block whose first word is its link.
             bin.head = unsafe { (*b).next };
-            bin.count -= 1;
+            bin.room = bin.room.wrapping_add(1);
             #[cfg(feature = "stats")]
             {
                 self.counts[c][0] += 1;
@@ -105,7 +132,8 @@ impl ThreadCache {
     /// Push a freed block of class `c`. Returns true when the slow path must
     /// run: the bin reached its limit (drain), or it was empty (the block may
     /// be another thread's, which must not be handed out here next; see
-    /// [`crate::Heap`]'s drain), or the cache is not initialised yet.
+    /// [`crate::Heap`]'s drain), which includes every bin of an uninitialised
+    /// cache.
     ///
     /// # Safety
     /// `p` is a block of class `c` from the same heap, no longer used by the caller.
@@ -120,16 +148,13 @@ impl ThreadCache {
         }
         // SAFETY: the caller gives the block up; its first word becomes the link.
         unsafe { (*b).next = bin.head };
+        let was_empty = bin.head.is_null();
         bin.head = b;
-        let before = bin.count;
-        bin.count = before + 1;
+        bin.room = bin.room.wrapping_sub(1);
         #[cfg(feature = "stats")]
         {
             self.counts[c][1] += 1;
         }
-        // One unsigned compare for both cases: before == 0 wraps to the
-        // maximum; otherwise it is `before + 1 >= limit`. A fresh cache has
-        // limit 0, which wraps too, so its first free is cold.
-        before.wrapping_sub(1) >= bin.limit.wrapping_sub(2)
+        (bin.room == 0) | was_empty
     }
 }

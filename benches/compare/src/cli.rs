@@ -147,3 +147,24 @@ pub fn exit_on_error(result: Result<(), String>) {
         std::process::exit(2);
     }
 }
+
+/// The body of a `child_NAME` binary, whose `#[global_allocator]` is `alloc`
+/// installed statically: `child_NAME WORKLOAD [workload args]`. An `--alloc`
+/// argument, if given, must name the same allocator. Exits with status 2 on
+/// error.
+pub fn child_main(alloc: Alloc) {
+    let run = || -> Result<(), String> {
+        let raw: Vec<String> = std::env::args().skip(1).collect();
+        let mut args = Args::parse(raw)?;
+        if let Some(named) = args.take("alloc") {
+            if named != alloc.name() {
+                return Err(format!("this program runs on {alloc}, not {named}"));
+            }
+        }
+        let name = args
+            .next_positional()
+            .ok_or_else(|| format!("usage: child_{alloc} WORKLOAD [args]\n{}", crate::workloads::usage()))?;
+        crate::workloads::run_program(&name, args, alloc)
+    };
+    exit_on_error(run());
+}

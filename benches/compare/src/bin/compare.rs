@@ -1,10 +1,15 @@
 //! `compare`: THE benchmark command. Without `--child` it runs every
-//! workload case on every allocator (as children: this same executable with
-//! `--child WORKLOAD ... --alloc NAME`) and writes the report to
-//! `bench-results/`. With `--child` it is one such child.
-//! The allocator switch is installed by the `hakmem_bench` library.
+//! workload case on every allocator as a child process (`child_NAME
+//! WORKLOAD ...`, one binary per allocator, built on demand; see
+//! `hakmem_bench::compare`) and writes the report to `bench-results/`.
+//! `--child WORKLOAD ... --alloc NAME` runs one workload in this process,
+//! through the runtime switch.
 
 use hakmem_bench::{cli, compare, workloads};
+
+/// The runtime allocator switch (`--alloc NAME`, see `hakmem_bench::dispatch`).
+#[global_allocator]
+static GLOBAL: hakmem_bench::dispatch::Dispatch = hakmem_bench::dispatch::Dispatch;
 
 fn main() {
     cli::exit_on_error(run());

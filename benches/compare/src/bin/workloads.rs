@@ -1,8 +1,11 @@
 //! `workloads NAME [args] [--alloc A]`: runs any single workload by name
-//! (`workloads --list` shows them). The allocator switch is installed by
-//! the `hakmem_bench` library.
+//! (`workloads --list` shows them).
 
 use hakmem_bench::{cli, workloads};
+
+/// The runtime allocator switch (`--alloc NAME`, see `hakmem_bench::dispatch`).
+#[global_allocator]
+static GLOBAL: hakmem_bench::dispatch::Dispatch = hakmem_bench::dispatch::Dispatch;
 
 fn main() {
     cli::exit_on_error(run());

@@ -50,14 +50,19 @@ impl Case {
         Case { id, workload, args: args.split_whitespace().map(String::from).collect(), floor }
     }
 
-    /// The equivalent single-program command line (for the report).
+    /// The equivalent single-program command line (for the report); `NAME`
+    /// stands for the allocator (`child_hakmem`, `child_mimalloc`, ...).
     pub fn command(&self) -> String {
-        let program = match self.workload {
-            "fixed" => "bench_fixed_size".to_string(),
-            "random_mixed" => "bench_random_mixed".to_string(),
-            w => format!("workloads {w}"),
-        };
-        format!("{program} {}", self.args.join(" "))
+        format!("child_NAME {} {}", self.workload, self.args.join(" "))
+    }
+
+    /// The seed program this case reproduces, if any.
+    pub fn seed_program(&self) -> Option<&'static str> {
+        match self.workload {
+            "fixed" => Some("bench_fixed_size"),
+            "random_mixed" => Some("bench_random_mixed"),
+            _ => None,
+        }
     }
 }
 
@@ -110,7 +115,7 @@ const USAGE: &str = "\
 usage: compare [--quick] [--runs N] [--out DIR] [--only CASE,...] [--allocs A,...] [--timeout SECS]
        compare --child WORKLOAD [workload args] [--alloc A]
   --quick     3 runs and smaller sizes (about a minute on 2 cores)
-  --runs N    runs per case and allocator (default 5, quick 3)
+  --runs N    runs per case and allocator (default 7, quick 3)
   --out DIR   where compare.md, compare.csv, compare-runs.csv, compare.svg go (default bench-results)
   --only      comma-separated case ids or workload names (default: all)
   --allocs    comma-separated allocators (default hakmem,system,mimalloc,jemalloc)
@@ -119,7 +124,7 @@ usage: compare [--quick] [--runs N] [--out DIR] [--only CASE,...] [--allocs A,..
 impl Config {
     fn parse(args: &mut Args) -> Result<Config, String> {
         let quick = args.take_switch("--quick");
-        let runs = args.take_or("runs", if quick { 3 } else { 5 })?;
+        let runs = args.take_or("runs", if quick { 3 } else { 7 })?;
         if runs == 0 {
             return Err("--runs must be > 0".into());
         }
@@ -183,6 +188,7 @@ pub fn main(mut args: Args) -> Result<(), String> {
         }
     }
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let launch = runner::Launch::prepare(&exe);
     let entrants: Vec<Entrant> =
         cfg.allocs.iter().map(|&a| Entrant::Alloc(a)).chain(std::iter::once(Entrant::Floor)).collect();
     let mut results = report::Results::new(&cases, &entrants);
@@ -207,7 +213,7 @@ pub fn main(mut args: Args) -> Result<(), String> {
             job.run + 1,
             cfg.runs
         );
-        let r = runner::run_child(&exe, job.case, job.entrant, cfg.timeout);
+        let r = runner::run_child(&launch, job.case, job.entrant, cfg.timeout);
         match &r.error {
             None => {
                 eprintln!("{} ops/s, peak RSS {}", report::fmt_rate(r.ops_per_sec), report::fmt_mib(r.peak_rss_kib))
@@ -223,6 +229,7 @@ pub fn main(mut args: Args) -> Result<(), String> {
         load_before,
         load_after: report::loadavg(),
         command: std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+        launch: launch.describe().to_string(),
     };
     let summary = results.summarise();
     print!("{}", report::text(&summary, &meta));

@@ -26,6 +26,8 @@ pub struct Meta {
     pub load_after: String,
     /// The arguments `compare` was given.
     pub command: String,
+    /// How the children ran (see `runner::Launch::describe`).
+    pub launch: String,
 }
 
 /// Every child result, by case and entrant.
@@ -315,12 +317,13 @@ fn owned(h: &[&str]) -> Vec<String> {
 pub fn text(s: &Summary, meta: &Meta) -> String {
     let (hh, hr) = headline(s);
     format!(
-        "\n{} runs per cell{}, {:.0} s, load {} -> {}. Ratios > 1: hakmem faster.\n\n{}\n{}",
+        "\n{} runs per cell{}, {:.0} s, load {} -> {}; {}. Ratios > 1: hakmem faster.\n\n{}\n{}",
         meta.runs,
         if meta.quick { " (quick)" } else { "" },
         meta.wall.as_secs_f64(),
         meta.load_before,
         meta.load_after,
+        meta.launch,
         text_table(&hh, &hr),
         text_table(&owned(&DETAIL_HEADERS), &detail_rows(s)),
     )
@@ -333,7 +336,7 @@ fn markdown(s: &Summary, meta: &Meta) -> String {
     let _ = writeln!(
         md,
         "`compare {}` — {} runs per cell{}, interleaved; {:.0} s wall; {} CPUs; \
-         load average {} before, {} after; written {}.\n",
+         load average {} before, {} after; {}; written {}.\n",
         meta.command,
         meta.runs,
         if meta.quick { " (quick sizes)" } else { "" },
@@ -341,6 +344,7 @@ fn markdown(s: &Summary, meta: &Meta) -> String {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         meta.load_before,
         meta.load_after,
+        meta.launch,
         utc_now(),
     );
     md.push_str(
@@ -354,7 +358,8 @@ fn markdown(s: &Summary, meta: &Meta) -> String {
     md.push_str("\n## Cases\n\n");
     for id in s.case_ids() {
         if let Some(r) = s.rows.iter().find(|r| r.case.id == id) {
-            let _ = writeln!(md, "- `{id}`: `{}`", r.case.command());
+            let seed = r.case.seed_program().map(|p| format!(" (the seed's `{p}`)")).unwrap_or_default();
+            let _ = writeln!(md, "- `{id}`: `{}`{seed}", r.case.command());
         }
     }
     md.push_str("\n![throughput normalised to system](compare.svg)\n");

@@ -3,7 +3,7 @@
 //! rusage) and how it failed, if it did (exit status, signal, time limit).
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -75,29 +75,110 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<S
     })
 }
 
-/// Runs `case` on `entrant` with `exe --child ...`, killing it after
-/// `timeout`.
-pub fn run_child(exe: &Path, case: &Case, entrant: Entrant, timeout: Duration) -> RunResult {
+/// How the driver starts its children.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    /// `DIR/child_NAME WORKLOAD args`: one binary per allocator, each with
+    /// its allocator installed statically (what the report measures).
+    Static(PathBuf),
+    /// `EXE --child WORKLOAD args --alloc NAME`: the driver itself, through
+    /// the runtime switch (a fallback when the child binaries are missing).
+    Dispatch(PathBuf),
+}
+
+/// The child binary of `alloc` in `dir`.
+fn child_binary(dir: &Path, alloc: Alloc) -> PathBuf {
+    dir.join(format!("child_{}", alloc.name()))
+}
+
+impl Launch {
+    /// Finds the `child_*` binaries next to `exe`. When the driver runs under
+    /// `cargo run` (`CARGO` and `CARGO_MANIFEST_DIR` set), builds them first
+    /// with the driver's own profile, so that they are never stale.
+    pub fn prepare(exe: &Path) -> Launch {
+        let Some(dir) = exe.parent() else { return Launch::Dispatch(exe.to_path_buf()) };
+        if let (Some(cargo), Some(manifest)) = (std::env::var_os("CARGO"), std::env::var_os("CARGO_MANIFEST_DIR")) {
+            let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
+            let mut cmd = Command::new(cargo);
+            cmd.arg("build").arg("--quiet").arg("--bins").arg("--manifest-path");
+            cmd.arg(Path::new(&manifest).join("Cargo.toml"));
+            match profile {
+                "debug" => {}
+                "release" => {
+                    cmd.arg("--release");
+                }
+                p => {
+                    cmd.arg("--profile").arg(p);
+                }
+            }
+            eprintln!("compare: building the child binaries ({profile}) ...");
+            match cmd.status() {
+                Ok(st) if st.success() => {}
+                Ok(st) => eprintln!("compare: building the child binaries failed ({st})"),
+                Err(e) => eprintln!("compare: cannot run cargo: {e}"),
+            }
+        }
+        if Alloc::ALL.iter().all(|&a| child_binary(dir, a).is_file()) {
+            Launch::Static(dir.to_path_buf())
+        } else {
+            eprintln!(
+                "compare: child_* binaries not found next to {}; measuring through the runtime switch \
+                 (build them with `cargo build --release -p hakmem-bench`)",
+                exe.display()
+            );
+            Launch::Dispatch(exe.to_path_buf())
+        }
+    }
+
+    /// One line for the report.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Launch::Static(_) => "one binary per allocator, installed statically",
+            Launch::Dispatch(_) => "all allocators through the runtime switch (child binaries missing)",
+        }
+    }
+
+    fn command(&self, workload: &str, args: &[String], alloc: Alloc) -> Command {
+        match self {
+            Launch::Static(dir) => {
+                let mut c = Command::new(child_binary(dir, alloc));
+                c.arg(workload).args(args);
+                c
+            }
+            Launch::Dispatch(exe) => {
+                let mut c = Command::new(exe);
+                c.arg("--child")
+                    .arg(workload)
+                    .args(args)
+                    .arg("--alloc")
+                    .arg(alloc.name())
+                    .env(dispatch::ENV_VAR, alloc.name())
+                    .env_remove("HAKMEM_BENCH_REEXEC");
+                c
+            }
+        }
+    }
+}
+
+/// Runs `case` on `entrant` as a child process (see [`Launch`]), killing it
+/// after `timeout`.
+pub fn run_child(launch: &Launch, case: &Case, entrant: Entrant, timeout: Duration) -> RunResult {
     let (workload, alloc) = match entrant {
         Entrant::Alloc(a) => (case.workload, a),
         // The floor never calls the allocator; the system one runs the rest.
         Entrant::Floor => ("floor", Alloc::System),
     };
-    let spawned = Command::new(exe)
-        .arg("--child")
-        .arg(workload)
-        .args(&case.args)
-        .arg("--alloc")
-        .arg(alloc.name())
-        .env(dispatch::ENV_VAR, alloc.name())
-        .env_remove("HAKMEM_BENCH_REEXEC")
+    let spawned = launch
+        .command(workload, &case.args, alloc)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
     let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => return RunResult { error: Some(format!("spawn {}: {e}", exe.display())), ..RunResult::default() },
+        Err(e) => {
+            return RunResult { error: Some(format!("spawn {workload} on {alloc}: {e}")), ..RunResult::default() }
+        }
     };
     let out = drain(child.stdout.take());
     let err = drain(child.stderr.take());
