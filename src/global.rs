@@ -13,7 +13,7 @@
 
 use crate::heap::Heap;
 use crate::platform::OsPages;
-use crate::size_class::class_of;
+use crate::size_class::{class_of, class_of_common};
 use crate::stats::Stats;
 use crate::sync::{AtomicU8, Ordering, UnsafeCell};
 use crate::tcache::tls;
@@ -107,22 +107,53 @@ fn alloc_large(layout: Layout, zero: bool) -> *mut u8 {
     heap().alloc_large(layout, zero)
 }
 
-/// # Safety
-/// `p` is a live large block of the global heap.
+/// Everything `alloc` does not serve inline: large sizes and alignments
+/// above 16 (which may still map to a class).
 #[cold]
 #[inline(never)]
-unsafe fn free_large(p: *mut u8) {
-    // SAFETY: caller contract.
-    unsafe { heap().free_large(p) }
+fn alloc_uncommon(layout: Layout) -> *mut u8 {
+    match class_of(layout.size(), layout.align()) {
+        Some(c) => {
+            // SAFETY: the thread's cache, used only for the duration of this call.
+            let p = unsafe { (*tls::cache()).pop(c) };
+            if p.is_null() {
+                alloc_small_slow(c)
+            } else {
+                p
+            }
+        }
+        None => alloc_large(layout, false),
+    }
+}
+
+/// Everything `dealloc` does not serve inline (see [`alloc_uncommon`]).
+///
+/// # Safety
+/// `p` is a live block of ours allocated with `layout`.
+#[cold]
+#[inline(never)]
+unsafe fn dealloc_uncommon(p: *mut u8, layout: Layout) {
+    match class_of(layout.size(), layout.align()) {
+        Some(c) => {
+            // SAFETY: caller contract: `p` is a live block of class c from us.
+            if unsafe { (*tls::cache()).push(c, p) } {
+                free_small_slow(c);
+            }
+        }
+        // SAFETY: caller contract: a large block of ours.
+        None => unsafe { heap().free_large(p) },
+    }
 }
 
 // SAFETY: every block returned is valid for its layout until freed, distinct
 // from all other live blocks (slabs hand each block to one cache at a time),
 // and aligned as asked (see size_class and large); failures return null.
 unsafe impl GlobalAlloc for HakMem {
+    /// The fast path: a table lookup and a thread-local list pop. Every other
+    /// case is a tail call, so the inline part needs no stack frame.
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if let Some(c) = class_of(layout.size(), layout.align()) {
+        if let Some(c) = class_of_common(layout.size(), layout.align()) {
             // SAFETY: the thread's cache, used only for the duration of this call.
             let p = unsafe { (*tls::cache()).pop(c) };
             if !p.is_null() {
@@ -130,20 +161,21 @@ unsafe impl GlobalAlloc for HakMem {
             }
             return alloc_small_slow(c);
         }
-        alloc_large(layout, false)
+        alloc_uncommon(layout)
     }
 
+    /// The fast path: a table lookup and a thread-local list push.
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if let Some(c) = class_of(layout.size(), layout.align()) {
+        if let Some(c) = class_of_common(layout.size(), layout.align()) {
             // SAFETY: caller contract: `ptr` is a live block of class c from us.
             if unsafe { (*tls::cache()).push(c, ptr) } {
                 free_small_slow(c);
             }
             return;
         }
-        // SAFETY: caller contract: a large block of ours.
-        unsafe { free_large(ptr) }
+        // SAFETY: caller contract.
+        unsafe { dealloc_uncommon(ptr, layout) }
     }
 
     #[inline]

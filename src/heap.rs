@@ -396,6 +396,7 @@ impl<P: PageSource> Heap<P> {
     #[cold]
     #[inline(never)]
     pub(crate) fn drain(&self, tc: &mut ThreadCache, c: usize) {
+        tc.check_head(c);
         self.init_cache(tc);
         #[cfg(feature = "stats")]
         self.counters.flush(tc);

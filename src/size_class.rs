@@ -83,7 +83,8 @@ pub fn class_of_size(size: usize) -> usize {
     if size <= SMALL_STEP_LIMIT {
         TABLE_LO[size.div_ceil(8)] as usize
     } else {
-        TABLE_HI[size.div_ceil(128)] as usize
+        let i = size.div_ceil(128).min(MAX_SMALL / 128);
+        TABLE_HI[i] as usize
     }
 }
 
@@ -93,13 +94,32 @@ pub fn class_of_size(size: usize) -> usize {
 /// larger ones round the request up to a power of two (itself a class).
 #[inline]
 pub fn class_of(size: usize, align: usize) -> Option<usize> {
-    if align <= 8 || (align <= 16 && size > 8) {
+    if natural(size, align) {
         if size <= MAX_SMALL {
             return Some(class_of_size(size));
         }
         return None;
     }
     class_of_aligned(size, align)
+}
+
+/// The class of a small request at a natural alignment (the common case, a
+/// table lookup), or `None` for everything else (large sizes and bigger
+/// alignments, which [`class_of`] resolves out of line). Fast paths use this
+/// so that their uncommon cases are tail calls.
+#[inline(always)]
+pub fn class_of_common(size: usize, align: usize) -> Option<usize> {
+    if natural(size, align) && size <= MAX_SMALL {
+        Some(class_of_size(size))
+    } else {
+        None
+    }
+}
+
+/// Whether every class serving `size` bytes is aligned to `align`.
+#[inline(always)]
+fn natural(size: usize, align: usize) -> bool {
+    align <= 8 || (align <= 16 && size > 8)
 }
 
 #[cold]

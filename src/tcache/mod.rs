@@ -130,10 +130,12 @@ impl ThreadCache {
     }
 
     /// Push a freed block of class `c`. Returns true when the slow path must
-    /// run: the bin reached its limit (drain), or it was empty (the block may
+    /// run: the bin reached its limit (drain); or it was empty (the block may
     /// be another thread's, which must not be handed out here next; see
     /// [`crate::Heap`]'s drain), which includes every bin of an uninitialised
-    /// cache.
+    /// cache; or the block is already the bin's head (an immediate double
+    /// free: the push made it link to itself, which the slow path reports,
+    /// see [`ThreadCache::check_head`]).
     ///
     /// # Safety
     /// `p` is a block of class `c` from the same heap, no longer used by the caller.
@@ -143,18 +145,26 @@ impl ThreadCache {
         // SAFETY: see `pop`.
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
         let b = p.cast::<Block>();
-        if b == bin.head {
-            crate::out::fatal("double free detected", p);
-        }
+        let h = bin.head;
         // SAFETY: the caller gives the block up; its first word becomes the link.
-        unsafe { (*b).next = bin.head };
-        let was_empty = bin.head.is_null();
+        unsafe { (*b).next = h };
         bin.head = b;
         bin.room = bin.room.wrapping_sub(1);
         #[cfg(feature = "stats")]
         {
             self.counts[c][1] += 1;
         }
-        (bin.room == 0) | was_empty
+        (bin.room == 0) | h.is_null() | (b == h)
+    }
+
+    /// Abort if the head of bin `c` links to itself: the block was freed
+    /// twice in a row (see [`ThreadCache::push`]). Called by the slow path.
+    #[inline]
+    pub(crate) fn check_head(&self, c: usize) {
+        let h = self.bins[c].head;
+        // SAFETY: a non-null head is a free block whose first word is its link.
+        if !h.is_null() && unsafe { (*h).next } == h {
+            crate::out::fatal("double free detected", h.cast());
+        }
     }
 }
