@@ -46,7 +46,7 @@ pub struct Case {
 }
 
 impl Case {
-    fn new(id: &'static str, workload: &'static str, args: &str, floor: bool) -> Case {
+    pub(crate) fn new(id: &'static str, workload: &'static str, args: &str, floor: bool) -> Case {
         Case { id, workload, args: args.split_whitespace().map(String::from).collect(), floor }
     }
 

@@ -68,16 +68,16 @@ impl Results {
                 (!runs.is_empty()).then(|| Stat::of(runs))
             };
             let index_of = |x: Entrant| self.entrants.iter().position(|&e| e == x);
-            let hakmem = index_of(Entrant::Alloc(Alloc::Hakmem)).and_then(stat);
-            let floor = index_of(Entrant::Floor).and_then(stat);
+            let hakmem_i = index_of(Entrant::Alloc(Alloc::Hakmem));
+            let floor_i = index_of(Entrant::Floor);
             for (ei, &entrant) in self.entrants.iter().enumerate() {
                 let Some(s) = stat(ei) else { continue };
-                let hakmem_over = match (&hakmem, entrant) {
-                    (Some(h), Entrant::Alloc(a)) if a != Alloc::Hakmem => ratio(h.median, s.median),
+                let hakmem_over = match (hakmem_i, entrant) {
+                    (Some(h), Entrant::Alloc(a)) if a != Alloc::Hakmem => self.paired_ratio(ci, h, ei),
                     _ => None,
                 };
-                let over_floor = match (&floor, entrant) {
-                    (Some(f), Entrant::Alloc(_)) => ratio(s.median, f.median),
+                let over_floor = match (floor_i, entrant) {
+                    (Some(f), Entrant::Alloc(_)) => self.paired_ratio(ci, ei, f),
                     _ => None,
                 };
                 rows.push(Row { case: case.clone(), entrant, stat: s, hakmem_over, over_floor });
@@ -87,10 +87,23 @@ impl Results {
     }
 }
 
-fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-        _ => None,
+impl Results {
+    /// Median over rounds of `a`'s throughput divided by `b`'s in the same
+    /// round (rounds where both succeeded). A round runs every entrant back
+    /// to back, so a pairwise ratio compares them under the same machine
+    /// conditions; slow drift (load, a noisy neighbour) cancels out.
+    fn paired_ratio(&self, case: usize, a: usize, b: usize) -> Option<f64> {
+        let ok = |e: usize, run: usize| {
+            self.runs[case][e].iter().find(|(r, res)| *r == run && res.error.is_none()).map(|(_, res)| res.ops_per_sec)
+        };
+        let ratios: Vec<f64> = self.runs[case][a]
+            .iter()
+            .filter_map(|&(run, _)| match (ok(a, run), ok(b, run)) {
+                (Some(x), Some(y)) if y > 0.0 => Some(x / y),
+                _ => None,
+            })
+            .collect();
+        median(ratios)
     }
 }
 
@@ -163,9 +176,14 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The row of `entrant` on case `id`.
+    pub fn row(&self, id: &str, entrant: Entrant) -> Option<&Row> {
+        self.rows.iter().find(|r| r.case.id == id && r.entrant == entrant)
+    }
+
     /// The median of `entrant` on case `id`.
     pub fn median(&self, id: &str, entrant: Entrant) -> Option<f64> {
-        self.rows.iter().find(|r| r.case.id == id && r.entrant == entrant).and_then(|r| r.stat.median)
+        self.row(id, entrant).and_then(|r| r.stat.median)
     }
 
     /// Case ids in order.
@@ -257,9 +275,10 @@ fn headline(s: &Summary) -> (Vec<String>, Vec<Vec<String>>) {
             let h = s.median(id, Entrant::Alloc(Alloc::Hakmem));
             let mut row = vec![id.to_string(), opt(h, fmt_rate)];
             for &p in &peers {
-                row.push(opt(ratio(h, s.median(id, p)), fmt_ratio));
+                row.push(opt(s.row(id, p).and_then(|r| r.hakmem_over), fmt_ratio));
             }
-            row.push(opt(ratio(h, s.median(id, Entrant::Floor)), fmt_ratio));
+            let hakmem_row = s.row(id, Entrant::Alloc(Alloc::Hakmem));
+            row.push(opt(hakmem_row.and_then(|r| r.over_floor), fmt_ratio));
             row
         })
         .collect();
@@ -350,7 +369,9 @@ fn markdown(s: &Summary, meta: &Meta) -> String {
     md.push_str(
         "Throughput is ops/s (higher is better), median over runs. `hakmem/this` > 1 means \
          hakmem is faster than that allocator; `this/floor` is the share of the fast-path \
-         limit reached (fixed-size cases). Peak RSS is the child's `ru_maxrss`.\n\n## Summary\n\n",
+         limit reached (fixed-size cases). Ratios are medians of per-round ratios: each round \
+         runs every allocator back to back, so each ratio compares runs made under the same \
+         machine conditions. Peak RSS is the child's `ru_maxrss`.\n\n## Summary\n\n",
     );
     md.push_str(&md_table(&hh, &hr));
     md.push_str("\n## Detail\n\n");
@@ -485,6 +506,34 @@ mod tests {
         assert_eq!(fmt_rate(12_345_678.0), "12.35M");
         assert_eq!(fmt_rate(850_200.0), "850.2k");
         assert_eq!(fmt_rate(950.0), "950");
+    }
+
+    #[test]
+    fn ratios_pair_runs_of_the_same_round() {
+        let case = Case::new("c", "fixed", "1 2 3", true);
+        let h = Entrant::Alloc(Alloc::Hakmem);
+        let m = Entrant::Alloc(Alloc::Mimalloc);
+        let mut res = Results::new(std::slice::from_ref(&case), &[h, m, Entrant::Floor]);
+        let ok = |ops: f64| RunResult { ops_per_sec: ops, ..RunResult::default() };
+        // The machine is twice as fast in round 1: per round, hakmem is 1.25x
+        // mimalloc and half the floor, whatever the medians say.
+        for (run, (a, b, f)) in
+            [(100.0, 80.0, 200.0), (200.0, 160.0, 400.0), (120.0, 96.0, 240.0)].into_iter().enumerate()
+        {
+            res.record(0, h, run, ok(a));
+            res.record(0, m, run, ok(b));
+            res.record(0, Entrant::Floor, run, ok(f));
+        }
+        // A failed round is left out of the pairs.
+        res.record(0, h, 3, ok(1000.0));
+        res.record(0, m, 3, RunResult { error: Some("crash".into()), ..RunResult::default() });
+        let s = res.summarise();
+        let mi = s.row("c", m).unwrap();
+        assert!((mi.hakmem_over.unwrap() - 1.25).abs() < 1e-9, "{:?}", mi.hakmem_over);
+        let hk = s.row("c", h).unwrap();
+        assert!((hk.over_floor.unwrap() - 0.5).abs() < 1e-9, "{:?}", hk.over_floor);
+        assert_eq!(hk.stat.ok, 4);
+        assert_eq!(mi.stat.ok, 3);
     }
 
     #[test]
