@@ -467,16 +467,32 @@ impl<P: PageSource> Heap<P> {
     fn return_blocks(&self, tc: &mut ThreadCache, mut b: *mut Block, mut n: usize) -> (usize, *mut Block) {
         let mut batch: Option<(&Slab, *mut Block, *mut Block)> = None;
         let mut foreign = 0;
+        // The slab of the previous block: consecutive blocks mostly share a
+        // slab, so most skip the page-map lookup. Its owner cannot change
+        // under us to or from `tc`, so whether it is ours is cached too.
+        let mut last: Option<(usize, &Slab, bool)> = None;
         while n > 0 && !b.is_null() {
             n -= 1;
             // SAFETY: `b` is a free block of ours taken off a bin.
             let next = unsafe { (*b).next };
-            let Some((m, slot)) = self.pool.lookup(b.cast()) else {
-                crate::out::fatal("free of a pointer not allocated by hakmem", b.cast());
+            let key = b as usize >> crate::config::SLAB_SHIFT;
+            let (s, local) = match last {
+                Some((k, s, local)) if k == key => (s, local),
+                _ => {
+                    let Some((m, slot)) = self.pool.lookup(b.cast()) else {
+                        crate::out::fatal("free of a pointer not allocated by hakmem", b.cast());
+                    };
+                    let s = self.pool.slab(m, slot);
+                    let local = s.owner() == tc.id;
+                    last = Some((key, s, local));
+                    (s, local)
+                }
             };
-            let s = self.pool.slab(m, slot);
-            if s.owner() == tc.id {
-                self.return_local(tc, s, b);
+            if local {
+                if self.return_local(tc, s, b) {
+                    // Released to the pool: no block of it is left anywhere.
+                    last = None;
+                }
             } else {
                 foreign += 1;
                 batch = match batch {
@@ -505,7 +521,9 @@ impl<P: PageSource> Heap<P> {
         (foreign, b)
     }
 
-    fn return_local(&self, tc: &mut ThreadCache, s: &Slab, b: *mut Block) {
+    /// Return block `b` to slab `s`, which `tc` owns. True when that emptied
+    /// the slab and it went back to the pool.
+    fn return_local(&self, tc: &mut ThreadCache, s: &Slab, b: *mut Block) -> bool {
         // SAFETY: we own this slab (owner == tc.id).
         unsafe {
             let used = s.free_local(b);
@@ -518,11 +536,13 @@ impl<P: PageSource> Heap<P> {
                     _ => {}
                 }
                 self.release_slab(s);
+                return true;
             } else if list == ListTag::Full {
                 full_remove(cs, s);
                 list_push(&mut cs.partial, s, ListTag::Partial);
             }
         }
+        false
     }
 
     /// Hand an empty, owned, unlisted slab back to the pool.
