@@ -126,6 +126,17 @@ fn alloc_uncommon(layout: Layout) -> *mut u8 {
     }
 }
 
+/// `alloc_zeroed` from 1 KiB up, and for big alignments (see
+/// [`Heap::alloc_zeroed`]).
+#[cold]
+#[inline(never)]
+fn alloc_zeroed_uncommon(layout: Layout) -> *mut u8 {
+    tls::ensure_registered(on_thread_exit);
+    // SAFETY: the thread's cache, used only for the duration of this call;
+    // nothing below re-enters the global allocator.
+    heap().alloc_zeroed(unsafe { &mut *tls::cache() }, layout)
+}
+
 /// Everything `dealloc` does not serve inline (see [`alloc_uncommon`]).
 ///
 /// # Safety
@@ -178,18 +189,25 @@ unsafe impl GlobalAlloc for HakMem {
         unsafe { dealloc_uncommon(ptr, layout) }
     }
 
+    /// Small requests below 1 KiB: the fast path and a memset. Others: the
+    /// heap, which skips the memset for memory known fresh from the OS.
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if class_of(layout.size(), layout.align()).is_none() {
-            return alloc_large(layout, true);
+        if layout.size() < crate::heap::ZERO_CARVE_MIN {
+            if let Some(c) = class_of_common(layout.size(), layout.align()) {
+                // SAFETY: the thread's cache, used only for the duration of this call.
+                let mut p = unsafe { (*tls::cache()).pop(c) };
+                if p.is_null() {
+                    p = alloc_small_slow(c);
+                }
+                if !p.is_null() {
+                    // SAFETY: a block of at least layout.size() bytes.
+                    unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
+                }
+                return p;
+            }
         }
-        // SAFETY: forwarding our own contract.
-        let p = unsafe { self.alloc(layout) };
-        if !p.is_null() {
-            // SAFETY: fresh block of at least layout.size() bytes.
-            unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
-        }
-        p
+        alloc_zeroed_uncommon(layout)
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {

@@ -30,6 +30,9 @@ const FULL_SCAN: usize = 16;
 const BIN_BYTES: usize = 256 << 10;
 /// Smallest bin capacity (after adapting to cross-thread frees).
 const MIN_LIMIT: u32 = 64;
+/// From this size up, `alloc_zeroed` takes never-used blocks of zeroed slabs
+/// (no memset); below it, clearing a cache-warm block is cheaper.
+pub(crate) const ZERO_CARVE_MIN: usize = 1024;
 
 struct Abandoned {
     heads: [*const Slab; NUM_CLASSES],
@@ -166,12 +169,20 @@ impl<P: PageSource> Heap<P> {
         }
     }
 
-    /// Allocate zeroed memory.
-    #[inline]
+    /// Allocate zeroed memory. No memset where the memory is known fresh
+    /// from the OS: large blocks on new mappings, and (from 1 KiB up) small
+    /// blocks carved one at a time from the
+    /// untouched tail of a slab that came zeroed (from a new or purged
+    /// SuperSlab). Cached and recycled blocks are cleared.
     pub fn alloc_zeroed(&self, tc: &mut ThreadCache, layout: Layout) -> *mut u8 {
-        if class_of(layout.size(), layout.align()).is_none() {
-            // Fresh OS mappings are already zero: no memset for them.
+        let Some(c) = class_of(layout.size(), layout.align()) else {
             return self.alloc_large(layout, true);
+        };
+        if layout.size() >= ZERO_CARVE_MIN {
+            let p = self.carve_zeroed(tc, c);
+            if !p.is_null() {
+                return p;
+            }
         }
         let p = self.alloc(tc, layout);
         if !p.is_null() {
@@ -179,6 +190,46 @@ impl<P: PageSource> Heap<P> {
             unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
         }
         p
+    }
+
+    /// A block of class `c` that is known to read as zero, from the current
+    /// slab's zero tail; when the bin is empty and the current slab has
+    /// nothing left at all, moves on to the next slab first (without filling
+    /// the bin, which would spend the tail on blocks that need clearing).
+    /// Null when there is none: the caller allocates and clears.
+    #[cold]
+    fn carve_zeroed(&self, tc: &mut ThreadCache, c: usize) -> *mut u8 {
+        let bin_empty = tc.bins[c].head.is_null();
+        if bin_empty {
+            self.init_cache(tc);
+        }
+        loop {
+            let cur = tc.slabs[c].current;
+            // SAFETY: the current slab of tc's class-c lists is owned by tc.
+            match unsafe { cur.as_ref() } {
+                Some(s) => {
+                    // SAFETY: owned slab.
+                    let p = unsafe { s.carve_zeroed() };
+                    // SAFETY: owned slab.
+                    if !p.is_null() || !bin_empty || unsafe { s.has_blocks() } {
+                        return p;
+                    }
+                    tc.slabs[c].current = null();
+                    // SAFETY: owned slab with nothing left: park it on the full list.
+                    unsafe { full_push(&mut tc.slabs[c], s) };
+                }
+                None if bin_empty => {
+                    let next = self.next_slab(tc, c);
+                    if next.is_null() {
+                        return core::ptr::null_mut();
+                    }
+                    // SAFETY: next_slab returns a slab owned by `tc` and on no list.
+                    unsafe { (*next).local(|l| l.list = ListTag::Current) };
+                    tc.slabs[c].current = next;
+                }
+                None => return core::ptr::null_mut(),
+            }
+        }
     }
 
     /// Free.

@@ -34,6 +34,9 @@ pub(crate) struct SlabLocal {
     pub bump: *mut u8,
     pub end: *mut u8,
     pub used: u32,
+    /// The bytes from `bump` to `end` read as zero (the slab came from the
+    /// OS zeroed and nothing there was handed out since).
+    pub zero_tail: bool,
     pub bsize: u32,
     pub class: u32,
     pub list: ListTag,
@@ -74,6 +77,7 @@ impl Slab {
                 bump: core::ptr::null_mut(),
                 end: core::ptr::null_mut(),
                 used: 0,
+                zero_tail: false,
                 bsize: 0,
                 class: 0,
                 list: ListTag::None,
@@ -122,6 +126,7 @@ impl Slab {
                 l.bump = a.base;
                 l.end = a.base.wrapping_add(count * bsize);
                 l.used = 0;
+                l.zero_tail = a.zeroed;
                 l.bsize = bsize as u32;
                 l.class = class as u32;
                 l.list = ListTag::None;
@@ -233,6 +238,36 @@ impl Slab {
                 (head, n)
             })
         }
+    }
+
+    /// One never-used block from the bump region if that region is known to
+    /// be zero (see [`SlabLocal::zero_tail`]); its link word is not written,
+    /// so the whole block reads as zero. Null otherwise.
+    ///
+    /// # Safety
+    /// Caller owns the slab.
+    pub(crate) unsafe fn carve_zeroed(&self) -> *mut u8 {
+        // SAFETY: owner-only state.
+        unsafe {
+            self.local(|l| {
+                if !l.zero_tail || l.bump >= l.end {
+                    return core::ptr::null_mut();
+                }
+                let b = l.bump;
+                l.bump = l.bump.wrapping_add(l.bsize as usize);
+                l.used += 1;
+                b
+            })
+        }
+    }
+
+    /// Whether `take` could still serve a block: recycled, remote or fresh.
+    ///
+    /// # Safety
+    /// Caller owns the slab.
+    pub(crate) unsafe fn has_blocks(&self) -> bool {
+        // SAFETY: owner-only state.
+        unsafe { self.local(|l| !l.free.is_null() || l.bump < l.end) || !self.remote.is_empty() }
     }
 
     /// Return a block freed by the owner. Returns `used` afterwards.

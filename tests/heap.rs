@@ -216,6 +216,69 @@ fn threads_churn_with_retirement_never_touch_a_retired_superslab() {
     assert_eq!(s.live_superslabs, 0, "{s:?}");
 }
 
+/// `alloc_zeroed` skips the memset only for never-used memory of slabs that
+/// came zeroed from the OS; blocks on dirty memory (a cached, unpurged
+/// SuperSlab) and recycled blocks are cleared. Every block is zero and
+/// distinct from every other live block.
+#[test]
+fn alloc_zeroed_is_zero_on_fresh_dirty_and_recycled_memory() {
+    for retain_mb in [0, 16] {
+        let h = heap(2048, retain_mb);
+        let l = Layout::from_size_align(4000, 8).unwrap();
+        let zero = |p: *mut u8| {
+            // SAFETY: live block of 4000 bytes.
+            unsafe { (0..4000).all(|i| *p.add(i) == 0) }
+        };
+        // Fresh heap: slabs come from new SuperSlabs (Stage 3 and Stage 2).
+        let mut tc = ThreadCache::new();
+        let fresh: Vec<_> = (0..2000).map(|_| h.alloc_zeroed(&mut tc, l)).collect();
+        for (i, &p) in fresh.iter().enumerate() {
+            assert!(zero(p), "fresh block {i} not zero");
+            // SAFETY: live block of 4000 bytes.
+            unsafe { fill(p, 4000, 0xAB) };
+        }
+        // Interleave frees, plain allocations and zeroed ones (recycled blocks).
+        let mut live = Vec::new();
+        for (i, p) in fresh.into_iter().enumerate() {
+            if i % 3 == 0 {
+                // SAFETY: live block of `l`, freed once.
+                unsafe { h.dealloc(&mut tc, p, l) };
+                let q = if i % 2 == 0 { h.alloc_zeroed(&mut tc, l) } else { h.alloc(&mut tc, l) };
+                if i % 2 == 0 {
+                    assert!(zero(q), "recycled block not zero");
+                }
+                // SAFETY: live block of 4000 bytes.
+                unsafe { fill(q, 4000, 0xAB) };
+                live.push(q);
+            } else {
+                live.push(p);
+            }
+        }
+        for &p in &live {
+            // SAFETY: every live block still holds its own pattern: none was handed out twice.
+            unsafe { check(p, 4000, 0xAB) };
+        }
+        for p in live {
+            // SAFETY: live block of `l`, freed once.
+            unsafe { h.dealloc(&mut tc, p, l) };
+        }
+        h.thread_exit(&mut tc);
+        // Dirty memory now: with retain, the retired SuperSlabs are cached
+        // unpurged (the mock clock does not move) and come back dirty.
+        let mut tc = ThreadCache::new();
+        let again: Vec<_> = (0..2000).map(|_| h.alloc_zeroed(&mut tc, l)).collect();
+        for (i, &p) in again.iter().enumerate() {
+            assert!(zero(p), "retain {retain_mb}: block {i} on reused memory not zero");
+        }
+        for p in again {
+            // SAFETY: live block of `l`, freed once.
+            unsafe { h.dealloc(&mut tc, p, l) };
+        }
+        h.thread_exit(&mut tc);
+        assert_eq!(h.pool().stats().live_superslabs, 0);
+    }
+}
+
 #[test]
 fn realloc_and_zeroed_on_heap_value() {
     let h = heap(2048, 16);

@@ -8,7 +8,7 @@
 use crate::arena::Record;
 use crate::config::SLOTS;
 use crate::slab::Slab;
-use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use crate::tag::{Generation, SlotWord};
 
 /// Per-slot state as seen by the pool.
@@ -33,6 +33,10 @@ pub struct SharedSSMeta {
     pub(crate) ss: AtomicPtr<u8>,
     /// Link in the backend's list of retired records (under the backend lock).
     pub(crate) next_free: AtomicU32,
+    /// The SuperSlab read as zero when this generation mapped it (a new or
+    /// purged mapping), so its untouched slots still do. Written before the
+    /// word's publishing store, read after activating a slot.
+    pub(crate) zeroed: AtomicBool,
     /// Per-slab block bookkeeping, owned by whoever holds the slot.
     pub(crate) slabs: [Slab; SLOTS],
 }
@@ -44,6 +48,7 @@ impl Record for SharedSSMeta {
             touched: AtomicU32::new(0),
             ss: AtomicPtr::new(core::ptr::null_mut()),
             next_free: AtomicU32::new(0),
+            zeroed: AtomicBool::new(false),
             slabs: core::array::from_fn(|_| Slab::new()),
         }
     }

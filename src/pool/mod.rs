@@ -356,7 +356,9 @@ impl<P: PageSource> Pool<P> {
             match meta.word.compare_exchange_weak(w.0, w.with_active(slot).0, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     meta.touched.fetch_or(1 << slot, Ordering::Relaxed);
-                    return Some(self.finish(class, f - 1, slot, w.gen(), Stage::Claim, false));
+                    // An untouched slot of a SuperSlab mapped zeroed is still zero.
+                    let zeroed = meta.zeroed.load(Ordering::Relaxed);
+                    return Some(self.finish(class, f - 1, slot, w.gen(), Stage::Claim, zeroed));
                 }
                 Err(cur) => w = SlotWord(cur),
             }
@@ -403,6 +405,7 @@ impl<P: PageSource> Pool<P> {
         debug_assert!(!w.live() && w.active() == 0);
         meta.ss.store(base, Ordering::Relaxed);
         meta.touched.store(1, Ordering::Relaxed);
+        meta.zeroed.store(zeroed, Ordering::Relaxed);
         // Publishes ss/touched/slab state: every reader reads `word` with Acquire
         // (or CASes it) before using them.
         meta.word.store(SlotWord::new(w.gen(), true, 1).0, Ordering::Release);
