@@ -107,21 +107,37 @@ fn alloc_large(layout: Layout, zero: bool) -> *mut u8 {
     heap().alloc_large(layout, zero)
 }
 
+/// A block of class `c`: a thread-cache pop, else (tail call) a refill.
+#[inline(always)]
+fn alloc_class(c: usize) -> *mut u8 {
+    // SAFETY: the thread's cache, used only for the duration of this call.
+    let p = unsafe { (*tls::cache()).pop(c) };
+    if !p.is_null() {
+        return p;
+    }
+    alloc_small_slow(c)
+}
+
+/// Free block `p` of class `c`: a thread-cache push, then the slow path if
+/// the push asks for it.
+///
+/// # Safety
+/// `p` is a live block of class `c` of the global heap.
+#[inline(always)]
+unsafe fn free_class(c: usize, p: *mut u8) {
+    // SAFETY: caller contract: `p` is a live block of class c from us.
+    if unsafe { (*tls::cache()).push(c, p) } {
+        free_small_slow(c);
+    }
+}
+
 /// Everything `alloc` does not serve inline: large sizes and alignments
 /// above 16 (which may still map to a class).
 #[cold]
 #[inline(never)]
 fn alloc_uncommon(layout: Layout) -> *mut u8 {
     match class_of(layout.size(), layout.align()) {
-        Some(c) => {
-            // SAFETY: the thread's cache, used only for the duration of this call.
-            let p = unsafe { (*tls::cache()).pop(c) };
-            if p.is_null() {
-                alloc_small_slow(c)
-            } else {
-                p
-            }
-        }
+        Some(c) => alloc_class(c),
         None => alloc_large(layout, false),
     }
 }
@@ -145,12 +161,8 @@ fn alloc_zeroed_uncommon(layout: Layout) -> *mut u8 {
 #[inline(never)]
 unsafe fn dealloc_uncommon(p: *mut u8, layout: Layout) {
     match class_of(layout.size(), layout.align()) {
-        Some(c) => {
-            // SAFETY: caller contract: `p` is a live block of class c from us.
-            if unsafe { (*tls::cache()).push(c, p) } {
-                free_small_slow(c);
-            }
-        }
+        // SAFETY: caller contract: `p` is a live block of class c from us.
+        Some(c) => unsafe { free_class(c, p) },
         // SAFETY: caller contract: a large block of ours.
         None => unsafe { heap().free_large(p) },
     }
@@ -164,29 +176,21 @@ unsafe impl GlobalAlloc for HakMem {
     /// case is a tail call, so the inline part needs no stack frame.
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if let Some(c) = class_of_common(layout.size(), layout.align()) {
-            // SAFETY: the thread's cache, used only for the duration of this call.
-            let p = unsafe { (*tls::cache()).pop(c) };
-            if !p.is_null() {
-                return p;
-            }
-            return alloc_small_slow(c);
+        match class_of_common(layout.size(), layout.align()) {
+            Some(c) => alloc_class(c),
+            None => alloc_uncommon(layout),
         }
-        alloc_uncommon(layout)
     }
 
     /// The fast path: a table lookup and a thread-local list push.
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if let Some(c) = class_of_common(layout.size(), layout.align()) {
+        match class_of_common(layout.size(), layout.align()) {
             // SAFETY: caller contract: `ptr` is a live block of class c from us.
-            if unsafe { (*tls::cache()).push(c, ptr) } {
-                free_small_slow(c);
-            }
-            return;
+            Some(c) => unsafe { free_class(c, ptr) },
+            // SAFETY: caller contract.
+            None => unsafe { dealloc_uncommon(ptr, layout) },
         }
-        // SAFETY: caller contract.
-        unsafe { dealloc_uncommon(ptr, layout) }
     }
 
     /// Small requests below 1 KiB: the fast path and a memset. Others: the
@@ -195,11 +199,7 @@ unsafe impl GlobalAlloc for HakMem {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if layout.size() < crate::heap::ZERO_CARVE_MIN {
             if let Some(c) = class_of_common(layout.size(), layout.align()) {
-                // SAFETY: the thread's cache, used only for the duration of this call.
-                let mut p = unsafe { (*tls::cache()).pop(c) };
-                if p.is_null() {
-                    p = alloc_small_slow(c);
-                }
+                let p = alloc_class(c);
                 if !p.is_null() {
                     // SAFETY: a block of at least layout.size() bytes.
                     unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
