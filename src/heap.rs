@@ -171,9 +171,9 @@ impl<P: PageSource> Heap<P> {
 
     /// Allocate zeroed memory. No memset where the memory is known fresh
     /// from the OS: large blocks on new mappings, and (from 1 KiB up) small
-    /// blocks carved one at a time from the
-    /// untouched tail of a slab that came zeroed (from a new or purged
-    /// SuperSlab). Cached and recycled blocks are cleared.
+    /// blocks carved one at a time from the untouched tail of a slab that
+    /// came zeroed (from a new or purged SuperSlab). Cached and recycled
+    /// blocks are cleared.
     pub fn alloc_zeroed(&self, tc: &mut ThreadCache, layout: Layout) -> *mut u8 {
         let Some(c) = class_of(layout.size(), layout.align()) else {
             return self.alloc_large(layout, true);
