@@ -337,6 +337,7 @@ impl<P: PageSource> Heap<P> {
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         let want = (tc.bins[c].limit / 2).max(1);
+        tc.slabs[c].sent_home = false;
         loop {
             let cur = tc.slabs[c].current;
             // SAFETY: slabs on this cache's lists are owned by it.
@@ -459,13 +460,23 @@ impl<P: PageSource> Heap<P> {
             // another thread's, send it home instead: this thread's writes
             // would share cache lines with the owner's neighbouring blocks
             // (Hoard's passive false sharing, the `cache-scratch` benchmark).
-            // At most once per refill, so the lookup is cheap overall.
+            // Only once between refills of this class: a thread that frees
+            // other threads' blocks without allocating (a consumer) keeps the
+            // next one, so its bin fills and drains them home in batches
+            // instead of taking this path, a lookup and a CAS per free. Such
+            // a bin starts at the smallest limit, as a drain of mostly
+            // foreign blocks would set it.
             let head = bin.head;
             if count == 1 && !self.owned_by(tc, head) {
-                let (_, rest) = self.return_blocks(tc, head, 1);
-                let bin = &mut tc.bins[c];
-                bin.head = rest;
-                bin.set_count(0);
+                if tc.slabs[c].sent_home {
+                    tc.bins[c].set_limit(MIN_LIMIT);
+                } else {
+                    tc.slabs[c].sent_home = true;
+                    let (_, rest) = self.return_blocks(tc, head, 1);
+                    let bin = &mut tc.bins[c];
+                    bin.head = rest;
+                    bin.set_count(0);
+                }
             }
             return;
         }
@@ -650,6 +661,7 @@ impl<P: PageSource> Heap<P> {
             tc.slabs[c].partial = null();
             tc.slabs[c].full = null();
             tc.slabs[c].full_tail = null();
+            tc.slabs[c].sent_home = false;
         }
         for bin in &mut tc.bins {
             bin.limit = 0;

@@ -87,8 +87,7 @@ fn cross_thread_frees_return_to_the_owner_slab() {
 }
 
 /// A bin never holds more than the drain interval, whatever the mix of own
-/// and foreign frees (the limit adapts down and back up), and an empty bin
-/// never keeps a foreign block.
+/// and foreign frees (the limit adapts down and back up).
 #[test]
 fn bins_stay_bounded_while_the_limit_adapts() {
     let drain = 256;
@@ -121,6 +120,45 @@ fn bins_stay_bounded_while_the_limit_adapts() {
         }
     }
     h.thread_exit(&mut other);
+    h.thread_exit(&mut owner);
+    assert_eq!(h.pool().stats().live_superslabs, 0);
+}
+
+/// A thread that only frees other threads' blocks (xmalloc's consumer):
+/// the first one freed into its empty bin goes home at once (it would be
+/// handed out next: passive false sharing), but from the second on the bin
+/// keeps them and sends them home in batches, at the smallest bin limit,
+/// instead of one slow-path trip and one CAS per free.
+#[test]
+fn a_consumer_thread_sends_foreign_blocks_home_in_batches() {
+    let h = heap(2048, 16);
+    let mut owner = ThreadCache::new();
+    let mut consumer = ThreadCache::new();
+    let l = Layout::from_size_align(64, 8).unwrap();
+    let c = hakmem_alloc::size_class::class_of(64, 8).unwrap();
+    let blocks: Vec<_> = (0..1000).map(|_| h.alloc(&mut owner, l)).collect();
+    let mut most = 0;
+    for (i, &p) in blocks.iter().enumerate() {
+        // SAFETY: live block of `l`, freed once, by a cache that does not own it.
+        unsafe { h.dealloc(&mut consumer, p, l) };
+        match i {
+            0 => assert_eq!(consumer.cached(c), 0, "the first foreign block must go home at once"),
+            1 => assert_eq!(consumer.cached(c), 1, "the second foreign block must stay in the bin"),
+            _ => assert!(consumer.cached(c) >= 1, "free {i}: the bin emptied: blocks went home one by one"),
+        }
+        most = most.max(consumer.cached(c));
+    }
+    // The smallest bin limit (64), not the full one (2048 for 64-byte blocks).
+    assert!(most <= 64, "a consumer's bin held {most} foreign blocks");
+    // Everything but the bin went home: the owner reuses it without mapping.
+    let mapped = h.pages().mapped_bytes();
+    let again: Vec<_> = (0..1000 - consumer.cached(c) as usize).map(|_| h.alloc(&mut owner, l)).collect();
+    assert_eq!(h.pages().mapped_bytes(), mapped, "foreign frees did not reach the owner");
+    for p in again {
+        // SAFETY: live blocks of `l`, freed once.
+        unsafe { h.dealloc(&mut owner, p, l) };
+    }
+    h.thread_exit(&mut consumer);
     h.thread_exit(&mut owner);
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }

@@ -58,6 +58,10 @@ pub(crate) struct ClassSlabs {
     pub partial: *const Slab,
     pub full: *const Slab,
     pub full_tail: *const Slab,
+    /// A block of another thread's, freed into this class's empty bin, was
+    /// sent home since this class last refilled (see [`crate::Heap`]'s
+    /// drain): a second one is kept, since this thread is only freeing.
+    pub sent_home: bool,
 }
 
 /// Per-thread allocation state.
@@ -92,6 +96,7 @@ impl ThreadCache {
                 partial: core::ptr::null(),
                 full: core::ptr::null(),
                 full_tail: core::ptr::null(),
+                sent_home: false,
             }; NUM_CLASSES],
             id: 0,
             heap: 0,
