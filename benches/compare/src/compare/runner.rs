@@ -80,28 +80,45 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<S
 pub enum Launch {
     /// `DIR/child_NAME WORKLOAD args`: one binary per allocator, each with
     /// its allocator installed statically (what the report measures).
-    Static(PathBuf),
+    /// `aligned`: built with [`CHILD_RUSTFLAGS`].
+    Static { dir: PathBuf, aligned: bool },
     /// `EXE --child WORKLOAD args --alloc NAME`: the driver itself, through
     /// the runtime switch (a fallback when the child binaries are missing).
     Dispatch(PathBuf),
 }
+
+/// Extra `rustc` flags of the child binaries built by [`Launch::prepare`].
+/// Every loop starts on a 64-byte boundary, so that a workload's own loop
+/// runs the same in every child: `cache-scratch` spends nearly all its time
+/// in its byte-write loop, and where that loop happened to fall in each
+/// binary moved its result by up to 1.6x between otherwise equal builds.
+pub const CHILD_RUSTFLAGS: &str = "-C llvm-args=-align-loops=64";
 
 /// The child binary of `alloc` in `dir`.
 fn child_binary(dir: &Path, alloc: Alloc) -> PathBuf {
     dir.join(format!("child_{}", alloc.name()))
 }
 
+fn has_children(dir: &Path) -> bool {
+    Alloc::ALL.iter().all(|&a| child_binary(dir, a).is_file())
+}
+
 impl Launch {
-    /// Finds the `child_*` binaries next to `exe`. When the driver runs under
-    /// `cargo run` (`CARGO` and `CARGO_MANIFEST_DIR` set), builds them first
-    /// with the driver's own profile, so that they are never stale.
+    /// Finds the `child_*` binaries. When the driver runs under `cargo run`
+    /// (`CARGO` and `CARGO_MANIFEST_DIR` set), builds them first with the
+    /// driver's own profile plus [`CHILD_RUSTFLAGS`], in a target directory
+    /// of their own (`bench-children` beside the profile directories, so the
+    /// flags never force a rebuild of the driver's), and uses those.
+    /// Otherwise it takes the ones next to `exe`.
     pub fn prepare(exe: &Path) -> Launch {
         let Some(dir) = exe.parent() else { return Launch::Dispatch(exe.to_path_buf()) };
         if let (Some(cargo), Some(manifest)) = (std::env::var_os("CARGO"), std::env::var_os("CARGO_MANIFEST_DIR")) {
             let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
+            let target = dir.parent().unwrap_or(dir).join("bench-children");
             let mut cmd = Command::new(cargo);
             cmd.arg("build").arg("--quiet").arg("--bins").arg("--manifest-path");
             cmd.arg(Path::new(&manifest).join("Cargo.toml"));
+            cmd.arg("--target-dir").arg(&target);
             match profile {
                 "debug" => {}
                 "release" => {
@@ -111,15 +128,29 @@ impl Launch {
                     cmd.arg("--profile").arg(p);
                 }
             }
-            eprintln!("compare: building the child binaries ({profile}) ...");
+            // The caller's flags first (cargo prefers the encoded form).
+            let mut flags = match std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+                Ok(enc) => enc.split('\x1f').collect::<Vec<_>>().join(" "),
+                Err(_) => std::env::var("RUSTFLAGS").unwrap_or_default(),
+            };
+            flags.push(' ');
+            flags.push_str(CHILD_RUSTFLAGS);
+            cmd.env_remove("CARGO_ENCODED_RUSTFLAGS").env("RUSTFLAGS", flags.trim());
+            eprintln!("compare: building the child binaries ({profile}, {CHILD_RUSTFLAGS}) ...");
             match cmd.status() {
-                Ok(st) if st.success() => {}
+                Ok(st) if st.success() => {
+                    let built = target.join(profile);
+                    if has_children(&built) {
+                        return Launch::Static { dir: built, aligned: true };
+                    }
+                    eprintln!("compare: the child binaries are not in {}", built.display());
+                }
                 Ok(st) => eprintln!("compare: building the child binaries failed ({st})"),
                 Err(e) => eprintln!("compare: cannot run cargo: {e}"),
             }
         }
-        if Alloc::ALL.iter().all(|&a| child_binary(dir, a).is_file()) {
-            Launch::Static(dir.to_path_buf())
+        if has_children(dir) {
+            Launch::Static { dir: dir.to_path_buf(), aligned: false }
         } else {
             eprintln!(
                 "compare: child_* binaries not found next to {}; measuring through the runtime switch \
@@ -133,14 +164,17 @@ impl Launch {
     /// One line for the report.
     pub fn describe(&self) -> &'static str {
         match self {
-            Launch::Static(_) => "one binary per allocator, installed statically",
+            Launch::Static { aligned: true, .. } => {
+                "one binary per allocator, installed statically, loops aligned to 64 bytes"
+            }
+            Launch::Static { aligned: false, .. } => "one binary per allocator, installed statically",
             Launch::Dispatch(_) => "all allocators through the runtime switch (child binaries missing)",
         }
     }
 
     fn command(&self, workload: &str, args: &[String], alloc: Alloc) -> Command {
         match self {
-            Launch::Static(dir) => {
+            Launch::Static { dir, .. } => {
                 let mut c = Command::new(child_binary(dir, alloc));
                 c.arg(workload).args(args);
                 c
