@@ -19,130 +19,30 @@
 //! Run: `cargo test --release --features loom --test loom_pool` (see
 //! `verify/README.md` for bounds, run times and what is not covered).
 
+#[path = "common.rs"]
+mod common;
+
+use common::{assert_heap_retired, opts, pin_mmap_threshold, stale_use_caught, Flavour, Got, Report, World};
 use hakmem_alloc::config::SLAB_SIZE;
-use hakmem_alloc::pool::{SlotState, Stage1Variant};
-use hakmem_alloc::{Entry, Generation, Heap, MockPages, Options, PageSource, Pool, Stage, ThreadCache};
+use hakmem_alloc::pool::Stage1Variant;
+use hakmem_alloc::{Entry, Generation, Heap, MockPages, Options, Stage, ThreadCache};
 use loom::sync::Arc;
 use loom::thread;
 use std::alloc::Layout;
 use std::collections::{BTreeSet, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
-use std::time::Instant;
 
-/// Size class used by the pool-level models (any class index works).
-const CLASS: usize = 3;
-
-/// Options of every model: retired SuperSlabs are unmapped at once, so any
-/// later use of one is caught by the mock page source.
-fn opts() -> Options {
-    Options { retain_bytes: 0, ..Options::DEFAULT }
-}
-
-/// A slab handed out by the pool, as plain data (sendable between threads).
-#[derive(Clone, Copy, Debug)]
-struct Got {
-    meta: u32,
-    slot: u32,
-    gen: Generation,
-    base: usize,
-    stage: Stage,
-}
-
-/// The pool under test plus a shadow of the slots the model believes owned.
-struct World {
-    pool: Pool<MockPages>,
-    /// `(record, slot)` of every slab currently held by some model thread.
-    owned: Mutex<HashSet<(u32, u32)>>,
-    /// Entries pushed on the freelist (releases and explicit pushes).
-    pushes: AtomicUsize,
-}
-
-impl World {
-    fn new(variant: Stage1Variant) -> Self {
-        let mut pool = Pool::new(MockPages::new(), opts());
-        pool.set_stage1_variant(variant);
-        World { pool, owned: Mutex::new(HashSet::new()), pushes: AtomicUsize::new(0) }
-    }
-
-    /// Check, from a quiescent point (no model thread running), everything
-    /// the owner of `g` may rely on: mapped, record live in `g`'s generation,
-    /// slot ACTIVE, base derived from the record's SuperSlab.
-    ///
-    /// Model threads only do the unmodelled checks of [`World::acquire`]:
-    /// every modelled load they added would be one more preemption point.
-    fn check_owned(&self, g: Got) {
-        self.pool.pages().check_mapped(g.base as *const u8, SLAB_SIZE);
-        let m = self.pool.meta(g.meta);
-        let w_live = m.is_live();
-        let w_gen = m.generation();
-        let state = m.slot_state(g.slot);
-        assert!(
-            w_live && w_gen == g.gen && state == SlotState::Active,
-            "model invariant: owned slab {g:?} but record is live={w_live} gen={w_gen:?} slot={state:?}"
-        );
-        assert_eq!(m.superslab() as usize + g.slot as usize * SLAB_SIZE, g.base, "model invariant: slab base moved");
-    }
-
-    /// Acquire a slab and take ownership of it in the shadow set. The mock
-    /// page source and the shadow set are unmodelled, so these checks add no
-    /// interleavings.
-    fn acquire(&self) -> Got {
-        let a = self.pool.acquire(CLASS).expect("mock page source is never out of memory here");
-        let g = Got { meta: a.meta, slot: a.slot, gen: a.gen, base: a.base as usize, stage: a.stage };
-        // The seed's crash: a slab inside an unmapped SuperSlab.
-        self.pool.pages().check_mapped(a.base, SLAB_SIZE);
-        assert!(self.owned.lock().unwrap().insert((g.meta, g.slot)), "model invariant: slot {g:?} handed out twice");
-        g
-    }
-
-    /// Give up ownership in the shadow set, then release to the pool.
-    fn release(&self, g: Got) {
-        self.pool.pages().check_mapped(g.base as *const u8, SLAB_SIZE);
-        assert!(self.owned.lock().unwrap().remove(&(g.meta, g.slot)), "model invariant: release of {g:?} not owned");
-        self.pushes.fetch_add(1, Ordering::Relaxed);
-        self.pool.release(g.meta, g.slot, CLASS);
-    }
-
-    /// Push an explicit entry.
-    fn push(&self, e: Entry) {
-        self.pushes.fetch_add(1, Ordering::Relaxed);
-        self.pool.push_entry(CLASS, e);
-    }
-
-    /// From a quiescent pool (all model threads joined), with `held` the
-    /// slabs still owned: check them; pop every freelist entry (valid ones
-    /// are handed out and checked, stale ones dropped) until an acquire falls
-    /// through to Stage 2/3, which proves the list empty; check that every
-    /// entry pushed was popped exactly once; release everything and check
-    /// that every SuperSlab retired.
-    fn finish(&self, mut held: Vec<Got>) {
-        for &g in &held {
-            self.check_owned(g);
-        }
-        for i in 0.. {
-            assert!(i < 64, "model invariant: freelist did not run dry after 64 pops (cycle?)");
-            let g = self.acquire();
-            self.check_owned(g);
-            held.push(g);
-            if g.stage != Stage::Reuse {
-                break;
-            }
-        }
-        let s = self.pool.stats();
-        assert_eq!(
-            (s.stage1 + s.stale_dropped) as usize,
-            self.pushes.load(Ordering::Relaxed),
-            "model invariant: freelist accounting {s:?}"
-        );
-        for g in held {
-            self.release(g);
-        }
-        let s = self.pool.stats();
-        assert_eq!(s.live_superslabs, 0, "model invariant: everything released but not retired: {s:?}");
-        assert_eq!(s.retired, s.stage3, "model invariant: mapped SuperSlabs not all retired: {s:?}");
-    }
-}
+/// The loom models' [`World`]: size class 3 (any index works); model threads
+/// do only unmodelled checks, the record-state checks run at quiescent points
+/// (each modelled load in a thread would add preemption points); a small
+/// world, so 64 pops without the freelist running dry mean a cycle.
+const LOOM: Flavour = Flavour {
+    class: 3,
+    check_every_op: false,
+    max_pops: 64,
+    dry_msg: "model invariant: freelist did not run dry after 64 pops (cycle?)",
+};
 
 /// Stack of every model thread: the pool and loom's bookkeeping overflow
 /// loom's default coroutine stack.
@@ -151,29 +51,6 @@ const STACK: usize = 1 << 20;
 /// `loom::thread::spawn` with a big stack.
 fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
     thread::Builder::new().stack_size(STACK).spawn(f).expect("loom spawn")
-}
-
-/// Pin glibc's mmap threshold (128 KiB, its default) so it stops adapting.
-///
-/// The mock page source takes SuperSlabs from `System` (4 MiB `calloc`s).
-/// Once one is freed, glibc raises its dynamic mmap threshold above 4 MiB and
-/// later `calloc`s come from the heap and must be zeroed by hand: every
-/// Stage 3 then faults in 4 MiB, which made these models spend most of their
-/// time in the kernel. A fixed threshold keeps every SuperSlab a fresh,
-/// lazily zeroed mapping. Only this test binary's allocator is affected.
-fn pin_mmap_threshold() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if !cfg!(debug_assertions) {
-            eprintln!("note: debug assertions are off in this build: the pool's debug_assert!s are not checked (verify/README.md)");
-        }
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: mallopt only changes a malloc tuning parameter; glibc
-        // serialises it with its arena locks.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
-        }
-    });
 }
 
 /// Outcomes a model reached, collected over all its executions, so a test
@@ -192,28 +69,6 @@ fn assert_covered(c: &Coverage, want: &[&str]) {
     }
 }
 
-/// Prints a model's execution count and time when dropped, also while
-/// unwinding from a failing execution (then the count includes it).
-struct Report {
-    name: String,
-    bound: Option<usize>,
-    n: std::sync::Arc<AtomicUsize>,
-    t: Instant,
-}
-
-impl Drop for Report {
-    fn drop(&mut self) {
-        let n = self.n.load(Ordering::Relaxed);
-        let how = if std::thread::panicking() { "FAILED at execution" } else { "executions:" };
-        eprintln!(
-            "loom model {} (preemption bound {:?}): {how} {n} in {:.1?}",
-            self.name,
-            self.bound,
-            self.t.elapsed()
-        );
-    }
-}
-
 /// Runs a loom model, counting and printing its executions.
 fn run(name: &str, preemption_bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
     pin_mmap_threshold();
@@ -226,7 +81,7 @@ fn run(name: &str, preemption_bound: Option<usize>, f: impl Fn() + Sync + Send +
     if preemption_bound.is_some() && std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
         b.preemption_bound = preemption_bound;
     }
-    let r = Report { name: name.to_string(), bound: b.preemption_bound, n: Default::default(), t: Instant::now() };
+    let r = Report::new(format!("loom model {name} (preemption bound {:?})", b.preemption_bound), "execution");
     let n = r.n.clone();
     let f = std::sync::Arc::new(f);
     b.check(move || {
@@ -247,16 +102,7 @@ fn run(name: &str, preemption_bound: Option<usize>, f: impl Fn() + Sync + Send +
 fn expect_caught(name: &str, preemption_bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(name, preemption_bound, f)));
     let Err(e) = r else { return };
-    let msg = e
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default();
-    assert!(
-        msg.contains("touched unmapped memory") || msg.contains("model invariant"),
-        "{name}: unexpected failure: {msg}"
-    );
-    panic!("negative control {name}: stale SuperSlab use caught: {msg}");
+    stale_use_caught(name, &*e);
 }
 
 // ---------------------------------------------------------------------------
@@ -268,7 +114,7 @@ fn expect_caught(name: &str, preemption_bound: Option<usize>, f: impl Fn() + Syn
 /// B must end with a valid slab: the entry itself if its activation won the
 /// race, otherwise one from Stage 2 (before the retirement) or Stage 3.
 fn crash_timeline(variant: Stage1Variant, cov: &Coverage) {
-    let w = Arc::new(World::new(variant));
+    let w = Arc::new(World::new(LOOM, variant));
     let first = w.acquire();
     assert_eq!((first.meta, first.slot, first.stage), (0, 0, Stage::Map));
     let old_base = first.base - first.slot as usize * SLAB_SIZE;
@@ -368,7 +214,7 @@ fn loom_crash_timeline_catches_check_then_load() {
 /// move spare nodes to the freelist) while another thread may hold a stale
 /// view of that head: the ABA pattern, which the head's tag must defeat.
 fn aba_retire(variant: Stage1Variant, cov: &Coverage) {
-    let w = Arc::new(World::new(variant));
+    let w = Arc::new(World::new(LOOM, variant));
     let ss0: Vec<Got> = (0..4).map(|_| w.acquire()).collect();
     assert!(ss0.iter().all(|g| g.meta == 0));
     for slot in 0..4 {
@@ -545,13 +391,7 @@ fn cross_thread_free(cov: &Coverage) {
         w.free(&mut tc, x, 4);
         w.heap.thread_exit(&mut tc);
     }
-    let s = w.heap.pool().stats();
-    assert_eq!(
-        (s.live_superslabs, w.heap.abandoned_slabs()),
-        (0, 0),
-        "model invariant: everything free must retire: {s:?}"
-    );
-    assert_eq!(s.retired, s.stage3, "model invariant: mapped SuperSlabs not all retired: {s:?}");
+    assert_heap_retired(&w.heap);
 }
 
 #[test]

@@ -27,9 +27,14 @@
 //! (`SHUTTLE_SCALE=1000` for ten times the schedules). See
 //! `verify/README.md` for bounds, run times and what is not covered.
 
-use hakmem_alloc::config::SLAB_SIZE;
-use hakmem_alloc::pool::{SlotState, Stage1Variant};
-use hakmem_alloc::{Entry, Generation, Heap, MockPages, Options, PageSource, Pool, Stage, ThreadCache};
+#[path = "common.rs"]
+mod common;
+
+use common::{
+    assert_heap_retired, opts, panic_message, pin_mmap_threshold, stale_use_caught, Flavour, Got, Report, World,
+};
+use hakmem_alloc::pool::Stage1Variant;
+use hakmem_alloc::{Entry, Generation, Heap, MockPages, Options, Pool, ThreadCache};
 use shuttle::rand::{thread_rng, Rng};
 use shuttle::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 use shuttle::sync::Arc;
@@ -38,13 +43,16 @@ use std::alloc::Layout;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
 
-/// Options of every model: retired SuperSlabs are unmapped at once, so any
-/// later use of one is caught by the mock page source.
-fn opts() -> Options {
-    Options { retain_bytes: 0, ..Options::DEFAULT }
-}
+/// The shuttle models' [`World`]: size class 5; every acquire and release
+/// checks the record state and that generations only grow (valid at any time
+/// under shuttle); big worlds, so the freelist-dry guard is generous.
+const SHUTTLE: Flavour = Flavour {
+    class: 5,
+    check_every_op: true,
+    max_pops: 100_000,
+    dry_msg: "model invariant: freelist does not run dry (cycle?)",
+};
 
 /// Shuttle configuration: a stack big enough for the pool, no warning about
 /// shuttle treating every atomic as SeqCst (documented in verify/README.md).
@@ -55,29 +63,6 @@ fn config() -> Config {
     c
 }
 
-/// Pin glibc's mmap threshold (128 KiB, its default) so it stops adapting.
-///
-/// The mock page source takes SuperSlabs from `System` (4 MiB `calloc`s).
-/// Once one is freed, glibc raises its dynamic mmap threshold above 4 MiB and
-/// later `calloc`s come from the heap and must be zeroed by hand: every
-/// Stage 3 then faults in 4 MiB, which made these models spend most of their
-/// time in the kernel. A fixed threshold keeps every SuperSlab a fresh,
-/// lazily zeroed mapping. Only this test binary's allocator is affected.
-fn pin_mmap_threshold() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if !cfg!(debug_assertions) {
-            eprintln!("note: debug assertions are off in this build: the pool's debug_assert!s are not checked (verify/README.md)");
-        }
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: mallopt only changes a malloc tuning parameter; glibc
-        // serialises it with its arena locks.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
-        }
-    });
-}
-
 /// `n` scaled by `SHUTTLE_SCALE` percent (default 100): longer campaigns
 /// without editing the file, e.g. `SHUTTLE_SCALE=1000` for ten times more.
 fn iters(n: usize) -> usize {
@@ -85,27 +70,11 @@ fn iters(n: usize) -> usize {
     (n * pct / 100).max(1)
 }
 
-/// Prints a model's schedule count and time when dropped, also while
-/// unwinding from a failing schedule (then the count includes it).
-struct Report {
-    name: String,
-    n: std::sync::Arc<AtomicU64>,
-    t: Instant,
-}
-
-impl Drop for Report {
-    fn drop(&mut self) {
-        let n = self.n.load(Ordering::Relaxed);
-        let how = if std::thread::panicking() { "FAILED at schedule" } else { "schedules:" };
-        eprintln!("shuttle model {}: {how} {n} in {:.1?}", self.name, self.t.elapsed());
-    }
-}
-
 /// Runs `f` under `scheduler` (shuttle's `check_random` / `check_pct`, with
 /// the bigger stack of [`config`]) and prints how many schedules it explored.
 fn run<S: Scheduler + 'static>(name: &str, scheduler: S, f: impl Fn() + Send + Sync + 'static) {
     pin_mmap_threshold();
-    let r = Report { name: name.to_string(), n: Default::default(), t: Instant::now() };
+    let r = Report::new(format!("shuttle model {name}"), "schedule");
     let n = r.n.clone();
     Runner::new(scheduler, config()).run(move || {
         n.fetch_add(1, Ordering::Relaxed);
@@ -114,158 +83,85 @@ fn run<S: Scheduler + 'static>(name: &str, scheduler: S, f: impl Fn() + Send + S
 }
 
 /// Runs a model that must fail (a negative control) and checks that it failed
-/// with a symptom of handing out a slab of a retired SuperSlab: the mock's
-/// "touched unmapped memory" (the seed's SEGV) or a violated model invariant.
-/// Re-panics with a fixed message for `should_panic`.
+/// with a symptom of handing out a slab of a retired SuperSlab (see
+/// [`common::stale_use_caught`]). Re-panics with a fixed message for
+/// `should_panic`.
 fn expect_caught(name: &str, f: impl FnOnce()) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     let Err(e) = r else {
         eprintln!("negative control {name}: NOT caught");
         return;
     };
-    let msg = e
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default();
-    assert!(
-        msg.contains("touched unmapped memory") || msg.contains("model invariant"),
-        "{name}: unexpected failure: {msg}"
-    );
-    panic!("negative control {name}: stale SuperSlab use caught: {msg}");
+    stale_use_caught(name, &*e);
+}
+
+/// [`expect_caught`] of [`run`]`(name, scheduler, f)`.
+fn run_expect_caught<S: Scheduler + 'static>(name: &str, scheduler: S, f: impl Fn() + Send + Sync + 'static) {
+    expect_caught(name, || run(name, scheduler, f));
+}
+
+/// [`run`]s `model` with one [`Seen`] shared by all its schedules; returns it.
+fn run_seen<S: Scheduler + 'static>(
+    name: &str,
+    scheduler: S,
+    model: impl Fn(&SeenRef) + Send + Sync + 'static,
+) -> SeenRef {
+    let seen = SeenRef::default();
+    let sn = seen.clone();
+    run(name, scheduler, move || model(&sn));
+    seen
+}
+
+/// Runs a pool-level `model` (churn, aba) on the validated pool under
+/// `scheduler` and asserts that its schedules reached the race: SuperSlabs
+/// retired and stale entries dropped.
+fn run_pool_model<S: Scheduler + 'static>(name: &str, scheduler: S, model: fn(Stage1Variant, &Seen)) {
+    let seen = run_seen(name, scheduler, move |seen| model(Stage1Variant::Validated, seen));
+    let [retired, stale, ..] = seen.get();
+    assert!(retired > 0 && stale > 0, "the model never reached the race: {seen:?}");
+}
+
+/// Spawns `n` model threads running `body(0)` to `body(n - 1)` and joins
+/// them all.
+fn spawn_join(n: usize, body: impl Fn(usize) + Send + Sync + 'static) {
+    let body = std::sync::Arc::new(body);
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let body = body.clone();
+            thread::spawn(move || body(i))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
 }
 
 // ---------------------------------------------------------------------------
-// Pool-level world.
+// Pool-level world: shuttle's additions to `common::World`.
 // ---------------------------------------------------------------------------
 
-/// A slab handed out by the pool, as plain data.
-#[derive(Clone, Copy, Debug)]
-struct Got {
-    meta: u32,
-    slot: u32,
-    gen: Generation,
-    base: usize,
-    stage: Stage,
+/// Push an entry that is stale for good: a generation the record has
+/// already left (valid again only after 2^31 retirements of the record).
+fn push_stale(w: &World, rng: &mut impl Rng) {
+    let n = w.pool.records();
+    if n == 0 {
+        return;
+    }
+    let index = rng.gen_range(0..n);
+    let gen = w.pool.meta(index).generation();
+    if gen == Generation::ZERO {
+        return;
+    }
+    let slot = rng.gen_range(0..Pool::<MockPages>::SLOTS as u32);
+    w.push(Entry { index, slot, gen: Generation::new(gen.get() - 1) });
 }
 
-/// The pool under test plus a shadow of the slots believed owned.
-struct World {
-    pool: Pool<MockPages>,
-    /// `(record, slot)` of every slab currently held by some model thread.
-    owned: Mutex<HashSet<(u32, u32)>>,
-    /// Entries pushed on the freelist (releases and explicit pushes).
-    pushes: AtomicU64,
-    /// Highest generation observed per record: generations only grow.
-    gens: Mutex<Vec<u32>>,
-    class: usize,
-}
-
-impl World {
-    fn new(variant: Stage1Variant) -> Self {
-        let mut pool = Pool::new(MockPages::new(), opts());
-        pool.set_stage1_variant(variant);
-        World {
-            pool,
-            owned: Mutex::new(HashSet::new()),
-            pushes: AtomicU64::new(0),
-            gens: Mutex::new(Vec::new()),
-            class: 5,
-        }
-    }
-
-    /// Check what the owner of `g` may rely on: mapped, record live in `g`'s
-    /// generation, slot ACTIVE, base derived from the record's SuperSlab.
-    /// Shuttle runs every atomic as SeqCst and switches threads only at
-    /// modelled operations, so this is valid at any time, and the generation
-    /// read here can be compared with every earlier one.
-    fn check_owned(&self, g: Got) {
-        // The seed's crash: a slab inside an unmapped SuperSlab.
-        self.pool.pages().check_mapped(g.base as *const u8, SLAB_SIZE);
-        let m = self.pool.meta(g.meta);
-        let (live, gen, state) = (m.is_live(), m.generation(), m.slot_state(g.slot));
-        {
-            let mut gens = self.gens.lock().unwrap();
-            let i = g.meta as usize;
-            if gens.len() <= i {
-                gens.resize(i + 1, 0);
-            }
-            assert!(
-                gen.get() >= gens[i],
-                "model invariant: record {i} went back from generation {} to {gen:?}",
-                gens[i]
-            );
-            gens[i] = gen.get();
-        }
-        assert!(
-            live && gen == g.gen && state == SlotState::Active,
-            "model invariant: owned slab {g:?} but record is live={live} gen={gen:?} slot={state:?}"
-        );
-        assert_eq!(m.superslab() as usize + g.slot as usize * SLAB_SIZE, g.base, "model invariant: slab base moved");
-    }
-
-    fn acquire(&self) -> Got {
-        let a = self.pool.acquire(self.class).expect("mock page source is never out of memory here");
-        let g = Got { meta: a.meta, slot: a.slot, gen: a.gen, base: a.base as usize, stage: a.stage };
-        self.pool.pages().check_mapped(a.base, SLAB_SIZE);
-        assert!(self.owned.lock().unwrap().insert((g.meta, g.slot)), "model invariant: slot {g:?} handed out twice");
-        self.check_owned(g);
-        g
-    }
-
-    fn release(&self, g: Got) {
-        self.check_owned(g);
-        assert!(self.owned.lock().unwrap().remove(&(g.meta, g.slot)), "model invariant: release of {g:?} not owned");
-        self.pushes.fetch_add(1, Ordering::Relaxed);
-        self.pool.release(g.meta, g.slot, self.class);
-    }
-
-    /// Push an entry that is stale for good: a generation the record has
-    /// already left (valid again only after 2^31 retirements of the record).
-    fn push_stale(&self, rng: &mut impl Rng) {
-        let n = self.pool.records();
-        if n == 0 {
-            return;
-        }
-        let index = rng.gen_range(0..n);
-        let gen = self.pool.meta(index).generation();
-        if gen == Generation::ZERO {
-            return;
-        }
-        let slot = rng.gen_range(0..Pool::<MockPages>::SLOTS as u32);
-        self.pushes.fetch_add(1, Ordering::Relaxed);
-        self.pool.push_entry(self.class, Entry { index, slot, gen: Generation::new(gen.get() - 1) });
-    }
-
-    /// From a quiescent pool: pop every entry (valid ones are handed out,
-    /// stale ones dropped), check the freelist accounting (every entry pushed
-    /// was popped exactly once), release everything, and check that every
-    /// SuperSlab retired.
-    fn finish(&self, seen: &Seen) {
-        let mut held = Vec::new();
-        loop {
-            let g = self.acquire();
-            held.push(g);
-            if g.stage != Stage::Reuse {
-                break;
-            }
-            assert!(held.len() < 100_000, "model invariant: freelist does not run dry (cycle?)");
-        }
-        let s = self.pool.stats();
-        assert_eq!(
-            s.stage1 + s.stale_dropped,
-            self.pushes.load(Ordering::Relaxed),
-            "model invariant: freelist accounting {s:?}"
-        );
-        for g in held {
-            self.release(g);
-        }
-        let s = self.pool.stats();
-        assert_eq!(s.live_superslabs, 0, "model invariant: everything released but not retired: {s:?}");
-        assert_eq!(s.retired, s.stage3, "model invariant: mapped SuperSlabs not all retired: {s:?}");
-        seen.retired.fetch_add(s.retired, Ordering::Relaxed);
-        seen.stale_dropped.fetch_add(s.stale_dropped, Ordering::Relaxed);
-    }
+/// [`World::finish`] with no slab held, adding the retirements and stale
+/// drops to `seen`.
+fn finish(w: &World, seen: &Seen) {
+    let s = w.finish(Vec::new());
+    seen.retired.fetch_add(s.retired, Ordering::Relaxed);
+    seen.stale_dropped.fetch_add(s.stale_dropped, Ordering::Relaxed);
 }
 
 /// What a model's executions reached, summed over all its schedules: the
@@ -306,68 +202,49 @@ fn churn(variant: Stage1Variant, seen: &Seen) {
 }
 
 fn churn_n(variant: Stage1Variant, seen: &Seen, threads: usize, ops: usize) {
-    let w = Arc::new(World::new(variant));
-    let threads: Vec<_> = (0..threads)
-        .map(|_| {
-            let w = w.clone();
-            thread::spawn(move || {
-                let mut rng = thread_rng();
-                let mut held: Vec<Got> = Vec::new();
-                for _ in 0..ops {
-                    if held.len() < 2 && (held.is_empty() || rng.gen_bool(0.5)) {
-                        held.push(w.acquire());
-                    } else {
-                        let i = rng.gen_range(0..held.len());
-                        w.release(held.swap_remove(i));
-                    }
-                }
-                for g in held {
-                    w.release(g);
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    w.finish(seen);
+    let w = Arc::new(World::new(SHUTTLE, variant));
+    let wt = w.clone();
+    spawn_join(threads, move |_| {
+        let mut rng = thread_rng();
+        let mut held: Vec<Got> = Vec::new();
+        for _ in 0..ops {
+            if held.len() < 2 && (held.is_empty() || rng.gen_bool(0.5)) {
+                held.push(wt.acquire());
+            } else {
+                let i = rng.gen_range(0..held.len());
+                wt.release(held.swap_remove(i));
+            }
+        }
+        for g in held {
+            wt.release(g);
+        }
+    });
+    finish(&w, seen);
 }
 
 #[test]
 fn shuttle_churn_random() {
-    let seen = SeenRef::default();
-    let sn = seen.clone();
-    run("churn/random", RandomScheduler::new(iters(3000)), move || churn(Stage1Variant::Validated, &sn));
-    let [retired, stale, ..] = seen.get();
-    assert!(retired > 0 && stale > 0, "the model never reached the race: {seen:?}");
+    run_pool_model("churn/random", RandomScheduler::new(iters(3000)), churn);
 }
 
 #[test]
 fn shuttle_churn_pct() {
-    let seen = SeenRef::default();
-    let sn = seen.clone();
-    run("churn/pct3", PctScheduler::new(3, iters(3000)), move || churn(Stage1Variant::Validated, &sn));
-    let [retired, stale, ..] = seen.get();
-    assert!(retired > 0 && stale > 0, "the model never reached the race: {seen:?}");
+    run_pool_model("churn/pct3", PctScheduler::new(3, iters(3000)), churn);
 }
 
 #[test]
 #[should_panic(expected = "stale SuperSlab use caught")]
 fn shuttle_churn_catches_unvalidated() {
-    expect_caught("churn/Unvalidated", || {
-        run("churn/Unvalidated", RandomScheduler::new_from_seed(1, 100), || {
-            churn(Stage1Variant::Unvalidated, &Seen::default())
-        });
+    run_expect_caught("churn/Unvalidated", RandomScheduler::new_from_seed(1, 100), || {
+        churn(Stage1Variant::Unvalidated, &Seen::default())
     });
 }
 
 #[test]
 #[should_panic(expected = "stale SuperSlab use caught")]
 fn shuttle_churn_catches_check_then_load() {
-    expect_caught("churn/CheckThenLoad", || {
-        run("churn/CheckThenLoad", PctScheduler::new_from_seed(1, 3, 3000), || {
-            churn(Stage1Variant::CheckThenLoad, &Seen::default())
-        });
+    run_expect_caught("churn/CheckThenLoad", PctScheduler::new_from_seed(1, 3, 3000), || {
+        churn(Stage1Variant::CheckThenLoad, &Seen::default())
     });
 }
 
@@ -384,60 +261,43 @@ const ABA_OPS: usize = 30;
 /// the stack heads see the ABA pattern constantly, while SuperSlabs retire
 /// and their entries go stale.
 fn aba(variant: Stage1Variant, seen: &Seen) {
-    let w = Arc::new(World::new(variant));
-    let threads: Vec<_> = (0..ABA_THREADS)
-        .map(|_| {
-            let w = w.clone();
-            thread::spawn(move || {
-                let mut rng = thread_rng();
-                let mut held: Option<Got> = None;
-                for _ in 0..ABA_OPS {
-                    match (rng.gen_range(0..3), held) {
-                        (0, _) => w.push_stale(&mut rng),
-                        (_, None) => held = Some(w.acquire()),
-                        (_, Some(g)) => {
-                            w.release(g);
-                            held = None;
-                        }
-                    }
+    let w = Arc::new(World::new(SHUTTLE, variant));
+    let wt = w.clone();
+    spawn_join(ABA_THREADS, move |_| {
+        let mut rng = thread_rng();
+        let mut held: Option<Got> = None;
+        for _ in 0..ABA_OPS {
+            match (rng.gen_range(0..3), held) {
+                (0, _) => push_stale(&wt, &mut rng),
+                (_, None) => held = Some(wt.acquire()),
+                (_, Some(g)) => {
+                    wt.release(g);
+                    held = None;
                 }
-                if let Some(g) = held {
-                    w.release(g);
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    w.finish(seen);
+            }
+        }
+        if let Some(g) = held {
+            wt.release(g);
+        }
+    });
+    finish(&w, seen);
 }
 
 #[test]
 fn shuttle_aba_random() {
-    let seen = SeenRef::default();
-    let sn = seen.clone();
-    run("aba/random", RandomScheduler::new(iters(2000)), move || aba(Stage1Variant::Validated, &sn));
-    let [retired, stale, ..] = seen.get();
-    assert!(retired > 0 && stale > 0, "the model never reached the race: {seen:?}");
+    run_pool_model("aba/random", RandomScheduler::new(iters(2000)), aba);
 }
 
 #[test]
 fn shuttle_aba_pct() {
-    let seen = SeenRef::default();
-    let sn = seen.clone();
-    run("aba/pct3", PctScheduler::new(3, iters(2000)), move || aba(Stage1Variant::Validated, &sn));
-    let [retired, stale, ..] = seen.get();
-    assert!(retired > 0 && stale > 0, "the model never reached the race: {seen:?}");
+    run_pool_model("aba/pct3", PctScheduler::new(3, iters(2000)), aba);
 }
 
 #[test]
 #[should_panic(expected = "stale SuperSlab use caught")]
 fn shuttle_aba_catches_unvalidated() {
-    expect_caught("aba/Unvalidated", || {
-        run("aba/Unvalidated", RandomScheduler::new_from_seed(1, 100), || {
-            aba(Stage1Variant::Unvalidated, &Seen::default())
-        });
+    run_expect_caught("aba/Unvalidated", RandomScheduler::new_from_seed(1, 100), || {
+        aba(Stage1Variant::Unvalidated, &Seen::default())
     });
 }
 
@@ -514,48 +374,41 @@ fn heap_cross_free(seen: &SeenRef) {
         live: Mutex::new(HashSet::new()),
         mailbox: Mutex::new(Vec::new()),
     });
-    let threads: Vec<_> = (0..HEAP_THREADS as u64)
-        .map(|id| {
-            let w = w.clone();
-            let seen = seen.clone();
-            thread::spawn(move || {
-                let mut rng = thread_rng();
-                let mut tc = ThreadCache::new();
-                let mut mine: Vec<Blk> = Vec::new();
-                for i in 0..HEAP_OPS as u64 {
-                    match rng.gen_range(0..10) {
-                        0..=3 if mine.len() < 6 => {
-                            let size = SIZES[rng.gen_range(0..SIZES.len())];
-                            mine.push(w.alloc(&mut tc, id, size, id << 32 | i));
-                        }
-                        0..=4 if !mine.is_empty() => {
-                            let b = mine.swap_remove(rng.gen_range(0..mine.len()));
-                            w.free(&mut tc, id, b, &seen);
-                        }
-                        5..=6 if !mine.is_empty() => {
-                            let b = mine.swap_remove(rng.gen_range(0..mine.len()));
-                            w.mailbox.lock().unwrap().push(b);
-                        }
-                        7..=8 => {
-                            let b = w.mailbox.lock().unwrap().pop();
-                            if let Some(b) = b {
-                                w.free(&mut tc, id, b, &seen);
-                            }
-                        }
-                        9 => w.heap.thread_exit(&mut tc),
-                        _ => {}
+    let (wt, st) = (w.clone(), seen.clone());
+    spawn_join(HEAP_THREADS, move |id| {
+        let id = id as u64;
+        let mut rng = thread_rng();
+        let mut tc = ThreadCache::new();
+        let mut mine: Vec<Blk> = Vec::new();
+        for i in 0..HEAP_OPS as u64 {
+            match rng.gen_range(0..10) {
+                0..=3 if mine.len() < 6 => {
+                    let size = SIZES[rng.gen_range(0..SIZES.len())];
+                    mine.push(wt.alloc(&mut tc, id, size, id << 32 | i));
+                }
+                0..=4 if !mine.is_empty() => {
+                    let b = mine.swap_remove(rng.gen_range(0..mine.len()));
+                    wt.free(&mut tc, id, b, &st);
+                }
+                5..=6 if !mine.is_empty() => {
+                    let b = mine.swap_remove(rng.gen_range(0..mine.len()));
+                    wt.mailbox.lock().unwrap().push(b);
+                }
+                7..=8 => {
+                    let b = wt.mailbox.lock().unwrap().pop();
+                    if let Some(b) = b {
+                        wt.free(&mut tc, id, b, &st);
                     }
                 }
-                for b in mine {
-                    w.free(&mut tc, id, b, &seen);
-                }
-                w.heap.thread_exit(&mut tc);
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+                9 => wt.heap.thread_exit(&mut tc),
+                _ => {}
+            }
+        }
+        for b in mine {
+            wt.free(&mut tc, id, b, &st);
+        }
+        wt.heap.thread_exit(&mut tc);
+    });
     let main = HEAP_THREADS as u64;
     let mut tc = ThreadCache::new();
     let rest: Vec<Blk> = core::mem::take(&mut *w.mailbox.lock().unwrap());
@@ -576,32 +429,26 @@ fn heap_cross_free(seen: &SeenRef) {
         }
         w.heap.thread_exit(&mut tc);
     }
-    let s = w.heap.pool().stats();
-    assert_eq!(
-        (s.live_superslabs, w.heap.abandoned_slabs()),
-        (0, 0),
-        "model invariant: everything free must retire: {s:?}"
-    );
-    assert_eq!(s.retired, s.stage3, "model invariant: mapped SuperSlabs not all retired: {s:?}");
+    let s = assert_heap_retired(&w.heap);
     seen.retired.fetch_add(s.retired, Ordering::Relaxed);
+}
+
+/// Runs [`heap_cross_free`] under `scheduler` and asserts that its
+/// schedules reached the races: retirements, remote frees, abandoned slabs.
+fn run_heap_model<S: Scheduler + 'static>(name: &str, scheduler: S) {
+    let seen = run_seen(name, scheduler, heap_cross_free);
+    let [retired, _, remote, abandoned] = seen.get();
+    assert!(retired > 0 && remote > 0 && abandoned > 0, "the model never reached the races: {seen:?}");
 }
 
 #[test]
 fn shuttle_heap_cross_free_random() {
-    let seen = SeenRef::default();
-    let sn = seen.clone();
-    run("heap_cross_free/random", RandomScheduler::new(iters(3000)), move || heap_cross_free(&sn));
-    let [retired, _, remote, abandoned] = seen.get();
-    assert!(retired > 0 && remote > 0 && abandoned > 0, "the model never reached the races: {seen:?}");
+    run_heap_model("heap_cross_free/random", RandomScheduler::new(iters(3000)));
 }
 
 #[test]
 fn shuttle_heap_cross_free_pct() {
-    let seen = SeenRef::default();
-    let sn = seen.clone();
-    run("heap_cross_free/pct3", PctScheduler::new(3, iters(3000)), move || heap_cross_free(&sn));
-    let [retired, _, remote, abandoned] = seen.get();
-    assert!(retired > 0 && remote > 0 && abandoned > 0, "the model never reached the races: {seen:?}");
+    run_heap_model("heap_cross_free/pct3", PctScheduler::new(3, iters(3000)));
 }
 
 // ---------------------------------------------------------------------------
@@ -662,19 +509,17 @@ fn shuttle_replay_check_then_load_crash() {
     });
     let msg = match &replay {
         Ok(()) => "the replayed schedule completed without failing".to_string(),
-        Err(e) => e
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default(),
+        Err(e) => panic_message(&**e),
     };
     if msg.contains("touched unmapped memory") {
         panic!("negative control replay/CheckThenLoad: stale SuperSlab use caught: {msg}");
     }
     eprintln!("WARNING: CTL_SCHEDULE no longer replays ({msg}); re-record it (see its docs). Searching instead.");
-    expect_caught("churn_n(2, 8)/CheckThenLoad", || {
-        run("churn_n(2, 8)/CheckThenLoad", PctScheduler::new_from_seed(1, 3, 3000), churn_small_check_then_load);
-    });
+    run_expect_caught(
+        "churn_n(2, 8)/CheckThenLoad",
+        PctScheduler::new_from_seed(1, 3, 3000),
+        churn_small_check_then_load,
+    );
 }
 
 /// Finds (and prints) a failing schedule for [`CTL_SCHEDULE`].

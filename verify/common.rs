@@ -1,0 +1,279 @@
+//! What the loom (`loom_pool.rs`) and shuttle (`shuttle_pool.rs`) models
+//! share: the models' [`opts`], [`pin_mmap_threshold`] and run [`Report`],
+//! the negative controls' check of a caught failure ([`stale_use_caught`]),
+//! the pool-level [`World`]: the pool under test plus its bookkeeping (a
+//! shadow set of the slots owned, the entries pushed, the highest generation
+//! seen per record) with acquire / release / push / check_owned / finish,
+//! and the Heap models' final check ([`assert_heap_retired`]).
+//!
+//! Included by both test targets with `#[path = "common.rs"] mod common;`.
+//! It uses only `std` synchronisation (a `Mutex` and atomics that neither
+//! loom nor shuttle models, so they add no interleavings) and hakmem types,
+//! so it runs under either checker. What differs between the two models is
+//! a [`Flavour`] (size class, where the record-state checks run, the
+//! freelist-dry guard), passed to [`World::new`].
+
+use hakmem_alloc::config::SLAB_SIZE;
+use hakmem_alloc::pool::{SlotState, Stage1Variant};
+use hakmem_alloc::{Entry, Generation, Heap, MockPages, Options, PageSource, Pool, PoolStats, Stage};
+use std::any::Any;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Options of every model: retired SuperSlabs are unmapped at once, so any
+/// later use of one is caught by the mock page source.
+pub fn opts() -> Options {
+    Options { retain_bytes: 0, ..Options::DEFAULT }
+}
+
+/// Pin glibc's mmap threshold (128 KiB, its default) so it stops adapting.
+///
+/// The mock page source takes SuperSlabs from `System` (4 MiB `calloc`s).
+/// Once one is freed, glibc raises its dynamic mmap threshold above 4 MiB and
+/// later `calloc`s come from the heap and must be zeroed by hand: every
+/// Stage 3 then faults in 4 MiB, which made these models spend most of their
+/// time in the kernel. A fixed threshold keeps every SuperSlab a fresh,
+/// lazily zeroed mapping. Only this test binary's allocator is affected.
+pub fn pin_mmap_threshold() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if !cfg!(debug_assertions) {
+            eprintln!("note: debug assertions are off in this build: the pool's debug_assert!s are not checked (verify/README.md)");
+        }
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: mallopt only changes a malloc tuning parameter; glibc
+        // serialises it with its arena locks.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+        }
+    });
+}
+
+/// Prints a model's run count (executions, schedules) and time when dropped,
+/// also while unwinding from a failing run (then the count includes it):
+/// `WHAT: UNITs: N in T`, or `WHAT: FAILED at UNIT N in T`.
+pub struct Report {
+    what: String,
+    unit: &'static str,
+    /// Runs started: the model's body counts them.
+    pub n: std::sync::Arc<AtomicU64>,
+    t: Instant,
+}
+
+impl Report {
+    /// Starts the clock. `what` names the model (and its checker's bounds),
+    /// `unit` is what one run is called (`execution`, `schedule`).
+    pub fn new(what: String, unit: &'static str) -> Self {
+        Report { what, unit, n: Default::default(), t: Instant::now() }
+    }
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        let (n, unit) = (self.n.load(Ordering::Relaxed), self.unit);
+        let how = if std::thread::panicking() { format!("FAILED at {unit}") } else { format!("{unit}s:") };
+        eprintln!("{}: {how} {n} in {:.1?}", self.what, self.t.elapsed());
+    }
+}
+
+/// The message of a caught panic (its `String` or `&str` payload; empty for
+/// any other payload).
+pub fn panic_message(e: &(dyn Any + Send)) -> String {
+    e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+}
+
+/// A negative control failed with the panic `e`: check that the failure is a
+/// symptom of handing out a slab of a retired SuperSlab, the mock's "touched
+/// unmapped memory" (the seed's SEGV) or a violated "model invariant", not
+/// any other panic; then re-panic with a fixed message for `should_panic`.
+pub fn stale_use_caught(name: &str, e: &(dyn Any + Send)) -> ! {
+    let msg = panic_message(e);
+    assert!(
+        msg.contains("touched unmapped memory") || msg.contains("model invariant"),
+        "{name}: unexpected failure: {msg}"
+    );
+    panic!("negative control {name}: stale SuperSlab use caught: {msg}");
+}
+
+/// A slab handed out by the pool, as plain data (sendable between threads).
+#[derive(Clone, Copy, Debug)]
+pub struct Got {
+    pub meta: u32,
+    pub slot: u32,
+    pub gen: Generation,
+    pub base: usize,
+    pub stage: Stage,
+}
+
+/// How a checker drives a [`World`]: the real differences between the loom
+/// and the shuttle models.
+#[derive(Clone, Copy, Debug)]
+pub struct Flavour {
+    /// Size class of every acquire, release and push (any index works).
+    pub class: usize,
+    /// Run [`World::check_owned`] on every acquire and release, and check
+    /// that generations only grow (shuttle). Without it (loom), model threads
+    /// do only the unmodelled checks (mock page source, shadow set) and the
+    /// record-state checks run at quiescent points ([`World::finish`]):
+    /// under loom every modelled load they added would be one more
+    /// preemption point, and a generation read inside a model thread may be
+    /// an older value (weak memory), so there is no history to compare with.
+    pub check_every_op: bool,
+    /// [`World::finish`] fails once this many of its acquires have reused
+    /// an entry (the freelist should have run dry before)...
+    pub max_pops: usize,
+    /// ...and the message if it did not (a cycle in the list?).
+    pub dry_msg: &'static str,
+}
+
+/// The pool under test plus a shadow of the slots the model believes owned.
+pub struct World {
+    pub pool: Pool<MockPages>,
+    /// `(record, slot)` of every slab currently held by some model thread.
+    owned: Mutex<HashSet<(u32, u32)>>,
+    /// Entries pushed on the freelist (releases and explicit pushes).
+    pushes: AtomicU64,
+    /// Highest generation observed per record: generations only grow
+    /// (tracked only with [`Flavour::check_every_op`]).
+    gens: Mutex<Vec<u32>>,
+    flavour: Flavour,
+}
+
+impl World {
+    pub fn new(flavour: Flavour, variant: Stage1Variant) -> Self {
+        let mut pool = Pool::new(MockPages::new(), opts());
+        pool.set_stage1_variant(variant);
+        World {
+            pool,
+            owned: Mutex::new(HashSet::new()),
+            pushes: AtomicU64::new(0),
+            gens: Mutex::new(Vec::new()),
+            flavour,
+        }
+    }
+
+    /// Check everything the owner of `g` may rely on: mapped, record live in
+    /// `g`'s generation, slot ACTIVE, base derived from the record's
+    /// SuperSlab; with [`Flavour::check_every_op`], also that the record's
+    /// generation never went back.
+    ///
+    /// Under loom, call this only from a quiescent point (no model thread
+    /// running; see [`Flavour::check_every_op`]). Shuttle runs every atomic
+    /// as SeqCst and switches threads only at modelled operations, so there
+    /// this is valid at any time, and the generation read here can be
+    /// compared with every earlier one.
+    pub fn check_owned(&self, g: Got) {
+        // The seed's crash: a slab inside an unmapped SuperSlab.
+        self.pool.pages().check_mapped(g.base as *const u8, SLAB_SIZE);
+        let m = self.pool.meta(g.meta);
+        let (live, gen, state) = (m.is_live(), m.generation(), m.slot_state(g.slot));
+        if self.flavour.check_every_op {
+            let mut gens = self.gens.lock().unwrap();
+            let i = g.meta as usize;
+            if gens.len() <= i {
+                gens.resize(i + 1, 0);
+            }
+            assert!(
+                gen.get() >= gens[i],
+                "model invariant: record {i} went back from generation {} to {gen:?}",
+                gens[i]
+            );
+            gens[i] = gen.get();
+        }
+        assert!(
+            live && gen == g.gen && state == SlotState::Active,
+            "model invariant: owned slab {g:?} but record is live={live} gen={gen:?} slot={state:?}"
+        );
+        assert_eq!(m.superslab() as usize + g.slot as usize * SLAB_SIZE, g.base, "model invariant: slab base moved");
+    }
+
+    /// Acquire a slab and take ownership of it in the shadow set. The mock
+    /// page source and the shadow set are unmodelled, so these checks add no
+    /// interleavings; [`World::check_owned`] only with
+    /// [`Flavour::check_every_op`].
+    pub fn acquire(&self) -> Got {
+        let a = self.pool.acquire(self.flavour.class).expect("mock page source is never out of memory here");
+        let g = Got { meta: a.meta, slot: a.slot, gen: a.gen, base: a.base as usize, stage: a.stage };
+        // The seed's crash: a slab inside an unmapped SuperSlab.
+        self.pool.pages().check_mapped(a.base, SLAB_SIZE);
+        assert!(self.owned.lock().unwrap().insert((g.meta, g.slot)), "model invariant: slot {g:?} handed out twice");
+        if self.flavour.check_every_op {
+            self.check_owned(g);
+        }
+        g
+    }
+
+    /// Give up ownership in the shadow set, then release to the pool.
+    pub fn release(&self, g: Got) {
+        if self.flavour.check_every_op {
+            self.check_owned(g);
+        } else {
+            self.pool.pages().check_mapped(g.base as *const u8, SLAB_SIZE);
+        }
+        assert!(self.owned.lock().unwrap().remove(&(g.meta, g.slot)), "model invariant: release of {g:?} not owned");
+        self.pushes.fetch_add(1, Ordering::Relaxed);
+        self.pool.release(g.meta, g.slot, self.flavour.class);
+    }
+
+    /// Push an explicit entry on the freelist.
+    pub fn push(&self, e: Entry) {
+        self.pushes.fetch_add(1, Ordering::Relaxed);
+        self.pool.push_entry(self.flavour.class, e);
+    }
+
+    /// From a quiescent pool (all model threads joined), with `held` the
+    /// slabs still owned: check them; pop every freelist entry (valid ones
+    /// are handed out and checked, stale ones dropped) until an acquire falls
+    /// through to Stage 2/3, which proves the list empty; check that every
+    /// entry pushed was popped exactly once; release everything and check
+    /// that every SuperSlab retired. Returns the pool's final counters.
+    pub fn finish(&self, mut held: Vec<Got>) -> PoolStats {
+        for &g in &held {
+            self.check_owned(g);
+        }
+        let mut pops = 0;
+        loop {
+            let g = self.acquire();
+            if !self.flavour.check_every_op {
+                // Quiescent: the record-state check `acquire` left out.
+                self.check_owned(g);
+            }
+            held.push(g);
+            if g.stage != Stage::Reuse {
+                break;
+            }
+            pops += 1;
+            assert!(pops < self.flavour.max_pops, "{}", self.flavour.dry_msg);
+        }
+        let s = self.pool.stats();
+        assert_eq!(
+            s.stage1 + s.stale_dropped,
+            self.pushes.load(Ordering::Relaxed),
+            "model invariant: freelist accounting {s:?}"
+        );
+        for g in held {
+            self.release(g);
+        }
+        let s = self.pool.stats();
+        assert_eq!(s.live_superslabs, 0, "model invariant: everything released but not retired: {s:?}");
+        assert_eq!(s.retired, s.stage3, "model invariant: mapped SuperSlabs not all retired: {s:?}");
+        s
+    }
+}
+
+/// The end of a Heap model, from a quiescent heap (all model threads joined,
+/// every block freed, every abandoned slab adopted): no SuperSlab live, none
+/// abandoned, every SuperSlab mapped also retired. Returns the pool's final
+/// counters.
+pub fn assert_heap_retired(heap: &Heap<MockPages>) -> PoolStats {
+    let s = heap.pool().stats();
+    assert_eq!(
+        (s.live_superslabs, heap.abandoned_slabs()),
+        (0, 0),
+        "model invariant: everything free must retire: {s:?}"
+    );
+    assert_eq!(s.retired, s.stage3, "model invariant: mapped SuperSlabs not all retired: {s:?}");
+    s
+}
