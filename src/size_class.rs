@@ -52,27 +52,58 @@ const fn class_by_scan(size: usize) -> u8 {
     panic!("size above MAX_SMALL")
 }
 
-// Sizes up to 1024 in 8-byte steps; above, 128-byte steps (all class sizes
-// above 1024 are multiples of 128, all below are multiples of 8).
+// One lookup table for every size, indexed by [`table_index`]: sizes up to
+// 1024 in 8-byte steps (all class sizes up to there are multiples of 8), then
+// 128-byte steps (all class sizes above are multiples of 128), then one
+// [`NOT_SMALL`] entry for every size above [`MAX_SMALL`].
 const SMALL_STEP_LIMIT: usize = 1024;
-const TABLE_LO: [u8; SMALL_STEP_LIMIT / 8 + 1] = {
-    let mut t = [0u8; SMALL_STEP_LIMIT / 8 + 1];
+const LO_ENTRIES: usize = SMALL_STEP_LIMIT / 8 + 1;
+/// `(size + 127) >> 7` of the first size above `SMALL_STEP_LIMIT`.
+const HI_FIRST: usize = (SMALL_STEP_LIMIT + 1).div_ceil(128);
+const TABLE_LEN: usize = LO_ENTRIES + (MAX_SMALL + 1).div_ceil(128) - HI_FIRST + 1;
+/// Table entry of sizes above `MAX_SMALL`.
+const NOT_SMALL: u8 = u8::MAX;
+const _: () = assert!(NUM_CLASSES < NOT_SMALL as usize);
+
+static CLASS_TABLE: [u8; TABLE_LEN] = {
+    let mut t = [0u8; TABLE_LEN];
     let mut i = 0;
-    while i < t.len() {
-        t[i] = class_by_scan(if i == 0 { 1 } else { i * 8 });
+    while i < TABLE_LEN {
+        // The smallest size that maps to entry i: every size that does
+        // has the same class, as class sizes are multiples of the step.
+        let size = if i == 0 {
+            1
+        } else if i < LO_ENTRIES {
+            i * 8
+        } else {
+            let first = (i - LO_ENTRIES + HI_FIRST - 1) * 128 + 1;
+            if first > SMALL_STEP_LIMIT {
+                first
+            } else {
+                SMALL_STEP_LIMIT + 1
+            }
+        };
+        t[i] = if size > MAX_SMALL { NOT_SMALL } else { class_by_scan(size) };
         i += 1;
     }
     t
 };
-const TABLE_HI: [u8; MAX_SMALL / 128 + 1] = {
-    let mut t = [0u8; MAX_SMALL / 128 + 1];
-    let mut i = 0;
-    while i < t.len() {
-        t[i] = class_by_scan(if i * 128 < 1025 { 1025 } else { i * 128 });
-        i += 1;
+
+/// Index into `CLASS_TABLE` for any `size`: always in bounds, branch free,
+/// so a lookup with a loop-invariant size is itself loop-invariant (the
+/// compiler hoists it out of an allocation loop, and the thread-cache bin's
+/// address becomes a constant offset).
+#[inline(always)]
+fn table_index(size: usize) -> usize {
+    let s = size.min(MAX_SMALL + 1);
+    let lo = s.div_ceil(8);
+    let hi = s.div_ceil(128) + (LO_ENTRIES - HI_FIRST);
+    if s <= SMALL_STEP_LIMIT {
+        lo
+    } else {
+        hi
     }
-    t
-};
+}
 
 const _: () = assert!(CLASS_SIZES[NUM_CLASSES - 1] as usize == MAX_SMALL);
 
@@ -80,12 +111,7 @@ const _: () = assert!(CLASS_SIZES[NUM_CLASSES - 1] as usize == MAX_SMALL);
 #[inline]
 pub fn class_of_size(size: usize) -> usize {
     debug_assert!(size <= MAX_SMALL);
-    if size <= SMALL_STEP_LIMIT {
-        TABLE_LO[size.div_ceil(8)] as usize
-    } else {
-        let i = size.div_ceil(128).min(MAX_SMALL / 128);
-        TABLE_HI[i] as usize
-    }
+    CLASS_TABLE[table_index(size).min(TABLE_LEN - 1)] as usize
 }
 
 /// Class serving `size` bytes at alignment `align`, or `None` for the large path.
@@ -109,8 +135,10 @@ pub fn class_of(size: usize, align: usize) -> Option<usize> {
 /// so that their uncommon cases are tail calls.
 #[inline(always)]
 pub fn class_of_common(size: usize, align: usize) -> Option<usize> {
-    if natural(size, align) && size <= MAX_SMALL {
-        Some(class_of_size(size))
+    // The load comes first and unconditionally (see `table_index`).
+    let c = CLASS_TABLE[table_index(size).min(TABLE_LEN - 1)];
+    if natural(size, align) & (c != NOT_SMALL) {
+        Some(c as usize)
     } else {
         None
     }
@@ -193,6 +221,19 @@ mod tests {
                     None => assert!(size.max(align) > MAX_SMALL || align > MAX_SMALL),
                 }
             }
+        }
+    }
+
+    #[test]
+    fn common_lookup_agrees_with_class_of_for_every_size() {
+        let edges = [MAX_SMALL + 1, MAX_SMALL + 128, MAX_SMALL + 129, 1 << 20, usize::MAX / 2, usize::MAX];
+        for size in (0..=MAX_SMALL + 300).chain(edges) {
+            for align in [1, 8, 16] {
+                let want = class_of(size, align).filter(|_| natural(size, align));
+                assert_eq!(class_of_common(size, align), want, "size {size} align {align}");
+            }
+            let small = (size <= MAX_SMALL).then(|| class_of_size(size));
+            assert_eq!(class_of(size, 8), small, "size {size}");
         }
     }
 

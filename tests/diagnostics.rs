@@ -5,6 +5,7 @@
 
 use hakmem_alloc::HakMem;
 use std::alloc::{alloc, dealloc, GlobalAlloc, Layout};
+use std::hint::black_box;
 use std::process::Command;
 
 #[global_allocator]
@@ -33,15 +34,17 @@ fn child_entry() {
     unsafe {
         match case.as_str() {
             "double_free_small" => {
-                let p = alloc(l);
+                // black_box: an optimised build would otherwise elide the
+                // unused alloc/dealloc pairs (and never free twice).
+                let p = black_box(alloc(l));
                 dealloc(p, l);
-                dealloc(p, l);
+                dealloc(black_box(p), l);
             }
             "double_free_large" => {
                 let big = Layout::from_size_align(1 << 20, 8).unwrap();
-                let p = alloc(big);
+                let p = black_box(alloc(big));
                 dealloc(p, big);
-                dealloc(p, big);
+                dealloc(black_box(p), big);
             }
             "foreign_pointer" => {
                 // Distinct foreign blocks, enough to force a drain, which looks
