@@ -664,7 +664,10 @@ impl<P: PageSource> Heap<P> {
             tc.slabs[c].sent_home = false;
         }
         for bin in &mut tc.bins {
-            bin.limit = 0;
+            // Limit 0 and count 0 (room 0): the first free takes the cold
+            // path, which sets the limit again from a count of zero.
+            bin.set_limit(0);
+            debug_assert_eq!((bin.count(), bin.room), (0, 0));
         }
         tc.id = 0;
     }
