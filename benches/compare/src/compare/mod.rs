@@ -91,6 +91,7 @@ pub fn plan(quick: bool) -> Vec<Case> {
         ),
         Case::new("malloc_large", "malloc-large", q("--iters 4000", "--iters 1000"), false),
         Case::new("realloc_growth", "realloc-growth", q("--mb 100 --repeats 5", "--mb 100 --repeats 2"), false),
+        Case::new("calloc", "calloc", q("--rounds 20", "--rounds 5"), false),
     ]
 }
 

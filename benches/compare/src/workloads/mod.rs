@@ -15,6 +15,7 @@ use crate::dispatch::Alloc;
 use crate::measure::{self, Outcome};
 
 pub mod cache_scratch;
+pub mod calloc;
 pub mod fixed;
 pub mod floor;
 pub mod larson;
@@ -50,6 +51,7 @@ pub const WORKLOADS: &[Workload] = &[
     cache_scratch::WORKLOAD,
     malloc_large::WORKLOAD,
     realloc_growth::WORKLOAD,
+    calloc::WORKLOAD,
 ];
 
 /// Looks a workload up by name.
@@ -125,5 +127,47 @@ pub fn positive(name: &str, v: usize) -> Result<usize, String> {
         Err(format!("{name} must be > 0"))
     } else {
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &str, args: &str) -> Result<Outcome, String> {
+        let w = find(name).ok_or_else(|| format!("no workload {name}"))?;
+        (w.run)(Args::parse(args.split_whitespace().map(String::from))?)
+    }
+
+    /// Every workload, with small arguments, runs and counts the operations
+    /// its header promises (the compare plan uses these names).
+    #[test]
+    fn every_workload_runs_small() {
+        let small: &[(&str, &str, u64)] = &[
+            ("fixed", "10 16 8", 10 * 8 * 2),
+            ("floor", "10 16 8", 10 * 8 * 2),
+            ("random_mixed", "1000 --ws 16", 0),
+            ("xmalloc", "--iters 1000", 2000),
+            ("larson", "--threads 2 --ws 16 --rounds 2 --iters 100", 0),
+            ("cache-scratch", "--threads 2 --iters 100 --size 8 --reps 1", 0),
+            ("malloc-large", "--iters 10 --ws 4 --max 262144", 0),
+            ("realloc-growth", "--mb 1 --repeats 1 --chunk 64", 16384),
+            ("calloc", "--rounds 3 --count 50 --min 1 --max 40000", 3 * 50 * 2),
+        ];
+        assert_eq!(small.len(), WORKLOADS.len(), "a workload is missing here");
+        for &(name, args, want) in small {
+            let out = run(name, args).unwrap_or_else(|e| panic!("{name} {args}: {e}"));
+            assert!(out.ops > 0, "{name} counted no operations");
+            if want > 0 {
+                assert_eq!(out.ops, want, "{name} {args}");
+            }
+        }
+    }
+
+    #[test]
+    fn calloc_rejects_inverted_bounds_and_leftovers() {
+        assert!(run("calloc", "--min 100 --max 10").is_err());
+        assert!(run("calloc", "--count 0").is_err());
+        assert!(run("calloc", "--bogus 1").is_err());
     }
 }
