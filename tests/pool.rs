@@ -2,7 +2,7 @@
 //! generations, and a multi-thread acquire/release stress with retirement.
 #![cfg(not(any(feature = "loom", feature = "shuttle")))]
 
-use hakmem_alloc::config::{SLAB_SIZE, SLOTS};
+use hakmem_alloc::config::{SLAB_SIZE, SLOTS, SUPERSLAB_SIZE};
 use hakmem_alloc::tag::GEN_MASK;
 use hakmem_alloc::{Entry, Generation, MockPages, Options, Pool, SlotState, Stage};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -129,6 +129,18 @@ fn stage_order_reuse_then_claim_then_map() {
     assert_eq!(p.acquire(7).unwrap().stage, Stage::Map, "SuperSlab full -> Stage 3");
     p.release(all[3].meta, all[3].slot, 7);
     assert_eq!(p.acquire(7).unwrap().stage, Stage::Reuse);
+}
+
+#[test]
+fn new_superslabs_get_huge_page_advice_only_when_asked() {
+    for huge_pages in [true, false] {
+        let p = Pool::new(MockPages::new(), Options { huge_pages, ..Options::DEFAULT });
+        let all: Vec<_> = (0..SLOTS + 1).map(|_| p.acquire(3).unwrap()).collect();
+        let maps = all.iter().filter(|a| a.stage == Stage::Map).count();
+        assert_eq!(maps, 2, "one SuperSlab filled, a second mapped");
+        let want = if huge_pages { 2 * SUPERSLAB_SIZE } else { 0 };
+        assert_eq!(p.pages().hinted_bytes(), want, "huge_pages = {huge_pages}");
+    }
 }
 
 #[test]

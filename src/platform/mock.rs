@@ -89,6 +89,7 @@ struct State {
     unmaps: u64,
     fail_after: Option<u64>,
     clock: u64,
+    hinted: usize,
 }
 
 /// Heap-backed, self-checking page source.
@@ -109,7 +110,15 @@ impl MockPages {
     /// A new source with no mappings.
     pub const fn new() -> Self {
         Self {
-            st: SpinLock::new(State { live: SysVec::new(), mapped: 0, maps: 0, unmaps: 0, fail_after: None, clock: 0 }),
+            st: SpinLock::new(State {
+                live: SysVec::new(),
+                mapped: 0,
+                maps: 0,
+                unmaps: 0,
+                fail_after: None,
+                clock: 0,
+                hinted: 0,
+            }),
         }
     }
 
@@ -144,6 +153,11 @@ impl MockPages {
                 p + len <= r.base + r.len
             }
         })
+    }
+
+    /// Total bytes passed to `hint_dense` (huge-page advice) so far.
+    pub fn hinted_bytes(&self) -> usize {
+        self.st.with(|s| s.hinted)
     }
 
     /// Advance the mock clock (purge-delay tests).
@@ -201,6 +215,11 @@ unsafe impl PageSource for MockPages {
         assert!(self.is_mapped(ptr, len), "hakmem mock: purge of unmapped memory at {ptr:p}");
         // SAFETY: inside a live mapping (checked above); purge zeroes like MADV_DONTNEED.
         unsafe { core::ptr::write_bytes(ptr, 0, len) };
+    }
+
+    unsafe fn hint_dense(&self, ptr: *mut u8, len: usize) {
+        assert!(self.is_mapped(ptr, len), "hakmem mock: advice on unmapped memory at {ptr:p}");
+        self.st.with(|s| s.hinted += len);
     }
 
     fn check_mapped(&self, ptr: *const u8, len: usize) {

@@ -377,6 +377,11 @@ impl<P: PageSource> Pool<P> {
                     trace!(self, "[SP_ACQUIRE_STAGE3] class={} out of memory", class);
                     return None;
                 }
+                if self.opts.huge_pages {
+                    // SAFETY: `p` is the whole SuperSlab just mapped; the
+                    // hint changes no contents.
+                    unsafe { self.pages.hint_dense(p, SUPERSLAB_SIZE) };
+                }
                 self.counters.mapped.fetch_add(1, Ordering::Relaxed);
                 (p, true)
             }
