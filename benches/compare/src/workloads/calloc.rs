@@ -8,7 +8,7 @@
 
 use std::alloc::{alloc_zeroed, handle_alloc_error};
 
-use super::{free_block, layout, positive, touch, Workload};
+use super::{free_block, layout, positive, size_range, touch, Workload};
 use crate::cli::Args;
 use crate::measure::{run_threads, Outcome};
 use crate::rng::Rng;
@@ -25,13 +25,9 @@ pub const WORKLOAD: Workload = Workload {
 fn run(mut args: Args) -> Result<Outcome, String> {
     let rounds = positive("--rounds", args.take_or("rounds", 20)?)?;
     let count = positive("--count", args.take_or("count", 4096)?)?;
-    let min = positive("--min", args.take_or("min", 1024)?)?;
-    let max: usize = args.take_or("max", 16 * 1024)?;
+    let (min, max) = size_range(&mut args, 1024, 16 * 1024)?;
     let seed: u64 = args.take_or("seed", 42)?;
     args.finish()?;
-    if max < min {
-        return Err("--max must be >= --min".into());
-    }
     Ok(run_threads(1, |_| {
         let mut rng = Rng::new(seed, 0);
         let mut blocks: Vec<(*mut u8, usize)> = Vec::with_capacity(count);

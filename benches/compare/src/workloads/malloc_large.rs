@@ -5,7 +5,7 @@
 //! mapping and faulting in fresh memory every time. ops = allocations +
 //! frees.
 
-use super::{alloc_block, free_block, positive, touch, Workload};
+use super::{alloc_block, free_block, positive, size_range, touch, Workload};
 use crate::cli::Args;
 use crate::measure::{run_threads, Outcome};
 use crate::rng::Rng;
@@ -22,14 +22,10 @@ pub const WORKLOAD: Workload = Workload {
 fn run(mut args: Args) -> Result<Outcome, String> {
     let iters: usize = args.take_or("iters", 2000)?;
     let ws = positive("--ws", args.take_or("ws", 20)?)?;
-    let min = positive("--min", args.take_or("min", 64 * 1024)?)?;
-    let max: usize = args.take_or("max", 4 * 1024 * 1024)?;
+    let (min, max) = size_range(&mut args, 64 * 1024, 4 * 1024 * 1024)?;
     let page: usize = args.take_or("page", 4096)?;
     let seed: u64 = args.take_or("seed", 42)?;
     args.finish()?;
-    if max < min {
-        return Err("--max must be >= --min".into());
-    }
     Ok(run_threads(1, |_| {
         let mut rng = Rng::new(seed, 0);
         let mut slots: Vec<(*mut u8, usize)> = vec![(std::ptr::null_mut(), 0); ws];

@@ -121,6 +121,16 @@ pub unsafe fn touch(p: *mut u8, v: u8) {
     unsafe { p.write_volatile(v) }
 }
 
+/// Reads `--min` (positive) and `--max` (at least `--min`) block sizes.
+pub fn size_range(args: &mut Args, min: usize, max: usize) -> Result<(usize, usize), String> {
+    let min = positive("--min", args.take_or("min", min)?)?;
+    let max: usize = args.take_or("max", max)?;
+    if max < min {
+        return Err("--max must be >= --min".into());
+    }
+    Ok((min, max))
+}
+
 /// Checks that a count parameter is positive.
 pub fn positive(name: &str, v: usize) -> Result<usize, String> {
     if v == 0 {
