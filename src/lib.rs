@@ -68,7 +68,7 @@ pub mod stats;
 mod global;
 
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
-pub use global::{heap as global_heap, HakMem};
+pub use global::{heap as global_heap, ConfigureError, HakMem};
 pub use heap::Heap;
 pub use options::Options;
 #[cfg(unix)]

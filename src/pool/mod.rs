@@ -99,6 +99,7 @@ pub enum Stage1Variant {
 
 /// Counters of the pool (always on: they are on cold paths only).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolStats {
     /// Acquires served by Stage 1.
     pub stage1: u64,
