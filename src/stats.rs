@@ -3,7 +3,7 @@
 //! without atomics, folded into shared counters on every refill, drain and
 //! thread exit, so they lag by at most one bin per thread).
 //!
-//! [`Stats`] prints as the `HAKMEM_STATS=1` report (`Display`); [`print`]
+//! [`Stats`] prints as the `HAKMEM_STATS=1` report (`Display`); [`print()`]
 //! writes that report to stderr line by line without allocating.
 
 use crate::platform::PageSource;
