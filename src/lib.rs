@@ -42,6 +42,11 @@ compile_error!(concat!(
     "  static GLOBAL: hakmem_alloc::HakMem = hakmem_alloc::HakMem;"
 ));
 
+// The README's Rust snippets compile and run as doctests.
+#[cfg(all(doctest, not(any(feature = "loom", feature = "shuttle"))))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub mod platform;
 pub mod sync;
 

@@ -54,6 +54,10 @@ mod checks {
         let v: Vec<u64> = (0..1000).collect();
         assert_eq!(v.iter().sum::<u64>(), 499_500);
 
+        let s = HakMem::stats();
+        assert!(s.resident_bytes > 0, "the process's resident set is read: {s:?}");
+        assert!(s.to_string().starts_with("hakmem stats: mapped "), "{s}");
+
         let late = HakMem::configure(Options::DEFAULT.with_drain_interval(64));
         assert_eq!(late, Err(ConfigureError::HeapLive));
         assert_eq!(HakMem::options(), o, "a refused configure changes nothing");
