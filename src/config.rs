@@ -17,7 +17,8 @@ pub const SLAB_SHIFT: u32 = SLAB_SIZE.trailing_zeros();
 pub const SLOTS: usize = SUPERSLAB_SIZE / SLAB_SIZE;
 /// Bit mask with one bit per slot.
 pub const ALL_SLOTS: u32 = if SLOTS == 32 { u32::MAX } else { (1u32 << SLOTS) - 1 };
-/// The OS page size we assume (checked at runtime on Unix).
+/// The OS page size the allocator is built for; the global heap checks the
+/// kernel's (`sysconf`) when it starts and aborts with one line on any other.
 pub const PAGE_SIZE: usize = 4096;
 /// Largest request served from slabs; above it blocks come from the OS.
 pub const MAX_SMALL: usize = 32 << 10;

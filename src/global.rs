@@ -12,6 +12,7 @@
 //! stderr naming the error and the address.
 
 use crate::heap::Heap;
+use crate::options::Options;
 use crate::platform::OsPages;
 use crate::size_class::{class_of, class_of_common};
 use crate::stats::Stats;
@@ -27,17 +28,24 @@ pub struct HakMem;
 struct LazyHeap {
     state: AtomicU8,
     heap: UnsafeCell<MaybeUninit<Heap<OsPages>>>,
+    /// Options from [`HakMem::configure`], the base the environment overrides.
+    config: UnsafeCell<Options>,
 }
 
 // SAFETY: the heap is written once before `state` becomes READY (Release) and
-// only read after observing READY (Acquire); Heap itself is Sync.
+// only read after observing READY (Acquire); Heap itself is Sync. `config` is
+// only touched by the thread that moved `state` from UNINIT to BUSY.
 unsafe impl Sync for LazyHeap {}
 
 const UNINIT: u8 = 0;
 const BUSY: u8 = 1;
 const READY: u8 = 2;
 
-static HEAP: LazyHeap = LazyHeap { state: AtomicU8::new(UNINIT), heap: UnsafeCell::new(MaybeUninit::uninit()) };
+static HEAP: LazyHeap = LazyHeap {
+    state: AtomicU8::new(UNINIT),
+    heap: UnsafeCell::new(MaybeUninit::uninit()),
+    config: UnsafeCell::new(Options::DEFAULT),
+};
 
 /// The process-wide heap behind [`HakMem`].
 #[inline]
@@ -55,7 +63,10 @@ fn init_heap() {
     loop {
         match HEAP.state.compare_exchange(UNINIT, BUSY, Ordering::Acquire, Ordering::Acquire) {
             Ok(_) => {
-                let h = Heap::new(OsPages);
+                crate::platform::check_page_size();
+                // SAFETY: BUSY gives this thread exclusive access to `config`.
+                let opts = HEAP.config.with(|c| unsafe { *c }).with_env();
+                let h = Heap::with_options(OsPages, opts);
                 let stats_at_exit = h.pool().options().stats_at_exit;
                 // SAFETY: BUSY gives this thread exclusive access; nobody reads
                 // the cell before READY.
@@ -71,6 +82,27 @@ fn init_heap() {
         }
     }
 }
+
+/// [`HakMem::configure`] was called after the global heap started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigureError {
+    /// The heap is already serving allocations with the options it started
+    /// with (the first allocation, or a `stats`/`trim` call, starts it).
+    HeapLive,
+}
+
+impl core::fmt::Display for ConfigureError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConfigureError::HeapLive => {
+                f.write_str("hakmem: the heap is already live; configure it before the first allocation")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigureError {}
 
 extern "C" fn print_stats_at_exit() {
     crate::stats::print(&heap().stats());
@@ -219,6 +251,63 @@ unsafe impl GlobalAlloc for HakMem {
 }
 
 impl HakMem {
+    /// Set the options the global heap starts with. It must run before the
+    /// first allocation, and the Rust runtime allocates before `main` (std
+    /// names the main thread), so call it from a constructor: a function in
+    /// `.init_array`, which the C runtime runs before Rust's `main` wrapper.
+    /// The `HAKMEM_*` environment still overrides each variable that is set,
+    /// so an operator can tune a deployed binary. Calling it again before the
+    /// heap starts replaces the earlier options.
+    ///
+    /// ```no_run
+    /// use hakmem_alloc::{HakMem, Options};
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: HakMem = HakMem;
+    ///
+    /// // Edition 2024 spells the attribute `#[unsafe(link_section = ".init_array")]`.
+    /// #[used]
+    /// #[link_section = ".init_array"]
+    /// static CONFIGURE_HAKMEM: extern "C" fn() = {
+    ///     extern "C" fn configure() {
+    ///         let opts = Options::DEFAULT.with_retain_bytes(64 << 20).with_huge_pages(false);
+    ///         if HakMem::configure(opts).is_err() {
+    ///             // Something allocated earlier (another constructor):
+    ///             // the heap runs with the environment's options.
+    ///         }
+    ///     }
+    ///     configure
+    /// };
+    ///
+    /// fn main() {
+    ///     assert!(!HakMem::options().huge_pages);
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigureError::HeapLive`] once the heap has started; the options are
+    /// then left as they are.
+    pub fn configure(opts: Options) -> Result<(), ConfigureError> {
+        loop {
+            match HEAP.state.compare_exchange(UNINIT, BUSY, Ordering::Acquire, Ordering::Acquire) {
+                Ok(_) => {
+                    // SAFETY: BUSY gives this thread exclusive access to `config`.
+                    HEAP.config.with_mut(|c| unsafe { *c = opts });
+                    HEAP.state.store(UNINIT, Ordering::Release);
+                    return Ok(());
+                }
+                Err(READY) => return Err(ConfigureError::HeapLive),
+                Err(_) => crate::sync::spin_loop(),
+            }
+        }
+    }
+
+    /// The options the global heap runs with (starting it if needed): the
+    /// configured ones with the environment applied.
+    pub fn options() -> Options {
+        *heap().pool().options()
+    }
+
     /// Statistics of the global heap.
     pub fn stats() -> Stats {
         heap().stats()

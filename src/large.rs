@@ -74,6 +74,11 @@ impl Large {
         (self.live_bytes.load(Ordering::Relaxed), self.mapped_bytes.load(Ordering::Relaxed))
     }
 
+    /// Bytes of freed mappings kept in the cache for reuse.
+    pub fn cached_bytes(&self) -> u64 {
+        lock(&self.cache).bytes as u64
+    }
+
     /// Allocate `size` bytes at `align`; zeroed if `zero`. Null on failure.
     #[cold]
     pub fn alloc<P: PageSource>(&self, pages: &P, size: usize, align: usize, zero: bool) -> *mut u8 {

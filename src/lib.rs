@@ -22,8 +22,30 @@
 //! (the only door to the OS); plain data (`config`, `options`, `size_class`,
 //! `tag`); metadata storage (`arena`, `pagemap`); the shared `pool`; blocks
 //! (`remote`, `slab`, `tcache`, `large`); the `heap`; the `global` front door.
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#![deny(unsafe_op_in_unsafe_fn, missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+// Supported platforms: Linux on x86_64 and aarch64 (README, "Platforms").
+// Anything else stops here with one message instead of a page of unresolved
+// imports or, worse, a build that links and then breaks the no-recursion rule
+// (std's `Mutex` may allocate on macOS; there is no `mremap` or futex there).
+#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+compile_error!(concat!(
+    "hakmem-alloc supports Linux on x86_64 and aarch64 only. ",
+    "For a project that also builds elsewhere, make the dependency and the allocator target-specific:\n",
+    "  # Cargo.toml\n",
+    "  [target.'cfg(all(target_os = \"linux\", any(target_arch = \"x86_64\", target_arch = \"aarch64\")))'.dependencies]\n",
+    "  hakmem-alloc = \"0.1\"\n",
+    "  // main.rs\n",
+    "  #[cfg(all(target_os = \"linux\", any(target_arch = \"x86_64\", target_arch = \"aarch64\")))]\n",
+    "  #[global_allocator]\n",
+    "  static GLOBAL: hakmem_alloc::HakMem = hakmem_alloc::HakMem;"
+));
+
+// The README's Rust snippets compile and run as doctests.
+#[cfg(all(doctest, not(any(feature = "loom", feature = "shuttle"))))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod platform;
 pub mod sync;
@@ -51,7 +73,7 @@ pub mod stats;
 mod global;
 
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
-pub use global::{heap as global_heap, HakMem};
+pub use global::{heap as global_heap, ConfigureError, HakMem};
 pub use heap::Heap;
 pub use options::Options;
 #[cfg(unix)]

@@ -1,32 +1,118 @@
-//! `HAKMEM_*` environment options: one table, read once, parsed without
-//! allocating (libc `getenv` through the platform layer).
+//! `HAKMEM_*` options: one table, read once when the heap starts, parsed
+//! without allocating (libc `getenv` through the platform layer; the heap does
+//! not exist yet). A value that does not parse, or lies outside its range, is
+//! reported with one line on stderr and the field keeps (or is clamped to) a
+//! valid value.
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `HAKMEM_SS_ACQUIRE_DEBUG` | 0 | 1 = one stderr line per shared-pool stage decision |
-//! | `HAKMEM_TCACHE_DRAIN` | 2048 | most blocks a thread cache bin holds before draining half back to slabs (the seed's drain interval) |
-//! | `HAKMEM_RETAIN_MB` | 16 | retired SuperSlabs kept mapped (dirty) for reuse, in MiB; beyond this they are unmapped |
-//! | `HAKMEM_PURGE_DELAY_MS` | 10 | a retained SuperSlab idle this long is purged (`madvise(DONTNEED)`) |
-//! | `HAKMEM_STATS` | 0 | 1 = print the statistics at process exit (feature `stats`) |
+//! | `HAKMEM_TCACHE_DRAIN` | 2048 | most blocks a thread cache bin holds before draining half back to slabs (the seed's drain interval); 2..=65536 |
+//! | `HAKMEM_RETAIN_MB` | 16 | retired SuperSlabs kept mapped for reuse, in MiB; beyond this they are unmapped at once |
+//! | `HAKMEM_PURGE_DELAY_MS` | 10 | a retained SuperSlab idle this long is purged (`madvise(DONTNEED)`) the next time the pool retires a SuperSlab or maps one (Stage 3) |
+//! | `HAKMEM_STATS` | 0 | 1 = print the statistics at process exit (always available; per-class counts need feature `stats`) |
 //! | `HAKMEM_THP` | 1 | 1 = ask for transparent huge pages on each new SuperSlab (`madvise(HUGEPAGE)`, where the kernel offers them on request): one fault per 2 MiB instead of 512; 0 = 4 KiB pages, less resident memory for tiny programs |
+//!
+//! Programs set the same fields before the heap starts with
+//! `HakMem::configure`; the environment still overrides them, variable by
+//! variable.
 
 use core::ffi::CStr;
+use core::fmt;
 
 /// Runtime options of one heap.
+///
+/// Start from [`Options::DEFAULT`] (or `Default::default()`) and change fields
+/// or use the `with_*` methods; the struct may gain fields in a minor release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
-    /// Trace shared-pool stage decisions to stderr.
+    /// Trace shared-pool stage decisions to stderr (`HAKMEM_SS_ACQUIRE_DEBUG`).
     pub acquire_debug: bool,
-    /// Thread-cache bin capacity before a drain (count of blocks).
+    /// Thread-cache bin capacity before a drain, in blocks (`HAKMEM_TCACHE_DRAIN`).
     pub drain_interval: u32,
-    /// Dirty bytes of retired SuperSlabs kept for reuse.
+    /// Bytes of retired SuperSlabs kept mapped for reuse (`HAKMEM_RETAIN_MB`).
     pub retain_bytes: usize,
-    /// Idle time after which a retained SuperSlab is purged, in nanoseconds.
+    /// Idle time after which a retained SuperSlab may be purged, in
+    /// nanoseconds (`HAKMEM_PURGE_DELAY_MS`). The check runs when the pool
+    /// retires or maps a SuperSlab; there is no background thread.
     pub purge_delay_ns: u64,
-    /// Print statistics at exit.
+    /// Print statistics at exit (`HAKMEM_STATS`).
     pub stats_at_exit: bool,
-    /// Hint transparent huge pages on new SuperSlabs.
+    /// Hint transparent huge pages on new SuperSlabs (`HAKMEM_THP`).
     pub huge_pages: bool,
+}
+
+/// One `HAKMEM_*` variable: its name, the range it accepts (in its own unit)
+/// and how it maps onto [`Options`].
+struct Var {
+    name: &'static CStr,
+    min: u64,
+    max: u64,
+    get: fn(&Options) -> u64,
+    set: fn(&mut Options, u64),
+}
+
+/// The option table, in the order of the module's documentation.
+const VARS: [Var; 6] = [
+    Var {
+        name: c"HAKMEM_SS_ACQUIRE_DEBUG",
+        min: 0,
+        max: 1,
+        get: |o| o.acquire_debug as u64,
+        set: |o, v| o.acquire_debug = v != 0,
+    },
+    Var {
+        name: c"HAKMEM_TCACHE_DRAIN",
+        min: 2,
+        max: 1 << 16,
+        get: |o| o.drain_interval as u64,
+        set: |o, v| o.drain_interval = v as u32,
+    },
+    Var {
+        name: c"HAKMEM_RETAIN_MB",
+        min: 0,
+        max: 1 << 20,
+        get: |o| (o.retain_bytes >> 20) as u64,
+        set: |o, v| o.retain_bytes = (v as usize) << 20,
+    },
+    Var {
+        name: c"HAKMEM_PURGE_DELAY_MS",
+        min: 0,
+        max: 1 << 30,
+        get: |o| o.purge_delay_ns / 1_000_000,
+        set: |o, v| o.purge_delay_ns = v * 1_000_000,
+    },
+    Var {
+        name: c"HAKMEM_STATS",
+        min: 0,
+        max: 1,
+        get: |o| o.stats_at_exit as u64,
+        set: |o, v| o.stats_at_exit = v != 0,
+    },
+    Var { name: c"HAKMEM_THP", min: 0, max: 1, get: |o| o.huge_pages as u64, set: |o, v| o.huge_pages = v != 0 },
+];
+
+/// What was wrong with one variable's value. Printed as one line, e.g.
+/// `hakmem: HAKMEM_THP=off is not a number; using 1`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BadValue<'a> {
+    name: &'static CStr,
+    value: &'a [u8],
+    /// `Some((min, max))` if the number was out of range (and clamped).
+    range: Option<(u64, u64)>,
+    using: u64,
+}
+
+impl fmt::Display for BadValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.name.to_str().unwrap_or("HAKMEM_?");
+        let value = core::str::from_utf8(self.value).unwrap_or("<not UTF-8>");
+        match self.range {
+            None => write!(f, "hakmem: {name}={value} is not a number; using {}", self.using),
+            Some((lo, hi)) => write!(f, "hakmem: {name}={value} is outside {lo}..={hi}; using {}", self.using),
+        }
+    }
 }
 
 impl Options {
@@ -40,29 +126,81 @@ impl Options {
         huge_pages: true,
     };
 
-    /// Defaults overridden by `HAKMEM_*` variables. Does not allocate.
+    /// The defaults overridden by the `HAKMEM_*` environment. Does not allocate.
     pub fn from_env() -> Options {
-        let mut o = Self::DEFAULT;
-        let num = |name: &CStr| read(name).and_then(parse_u64);
-        if let Some(v) = num(c"HAKMEM_SS_ACQUIRE_DEBUG") {
-            o.acquire_debug = v != 0;
+        Self::DEFAULT.with_env()
+    }
+
+    /// These options with every `HAKMEM_*` variable that is set overriding its
+    /// field. A value that does not parse is ignored and one that is out of
+    /// range is clamped, each with one line on stderr. Does not allocate.
+    pub fn with_env(self) -> Options {
+        self.with_vars(read, |bad| crate::out::eprintln(format_args!("{bad}")))
+    }
+
+    /// [`with_env`](Self::with_env) over any variable lookup, reporting bad
+    /// values to `warn`.
+    pub(crate) fn with_vars<'a>(
+        mut self,
+        lookup: impl Fn(&CStr) -> Option<&'a [u8]>,
+        mut warn: impl FnMut(BadValue<'a>),
+    ) -> Options {
+        for var in &VARS {
+            let Some(value) = lookup(var.name) else { continue };
+            match parse_u64(value) {
+                None => warn(BadValue { name: var.name, value, range: None, using: (var.get)(&self) }),
+                Some(v) => {
+                    let clamped = v.clamp(var.min, var.max);
+                    (var.set)(&mut self, clamped);
+                    if clamped != v {
+                        warn(BadValue { name: var.name, value, range: Some((var.min, var.max)), using: clamped });
+                    }
+                }
+            }
         }
-        if let Some(v) = num(c"HAKMEM_TCACHE_DRAIN") {
-            o.drain_interval = v.clamp(2, 1 << 16) as u32;
-        }
-        if let Some(v) = num(c"HAKMEM_RETAIN_MB") {
-            o.retain_bytes = (v.min(1 << 20) as usize) << 20;
-        }
-        if let Some(v) = num(c"HAKMEM_PURGE_DELAY_MS") {
-            o.purge_delay_ns = v.min(1 << 30).saturating_mul(1_000_000);
-        }
-        if let Some(v) = num(c"HAKMEM_STATS") {
-            o.stats_at_exit = v != 0;
-        }
-        if let Some(v) = num(c"HAKMEM_THP") {
-            o.huge_pages = v != 0;
-        }
-        o
+        self
+    }
+
+    /// With shared-pool tracing on or off.
+    pub const fn with_acquire_debug(mut self, on: bool) -> Self {
+        self.acquire_debug = on;
+        self
+    }
+
+    /// With a thread-cache bin capacity of `blocks` (clamped to 2..=65536).
+    pub const fn with_drain_interval(mut self, blocks: u32) -> Self {
+        self.drain_interval = if blocks < 2 {
+            2
+        } else if blocks > 1 << 16 {
+            1 << 16
+        } else {
+            blocks
+        };
+        self
+    }
+
+    /// With `bytes` of retired SuperSlabs kept mapped for reuse.
+    pub const fn with_retain_bytes(mut self, bytes: usize) -> Self {
+        self.retain_bytes = bytes;
+        self
+    }
+
+    /// With a purge delay of `ns` nanoseconds.
+    pub const fn with_purge_delay_ns(mut self, ns: u64) -> Self {
+        self.purge_delay_ns = ns;
+        self
+    }
+
+    /// With statistics printed at exit, or not.
+    pub const fn with_stats_at_exit(mut self, on: bool) -> Self {
+        self.stats_at_exit = on;
+        self
+    }
+
+    /// With transparent huge pages advised on new SuperSlabs, or not.
+    pub const fn with_huge_pages(mut self, on: bool) -> Self {
+        self.huge_pages = on;
+        self
     }
 }
 
@@ -109,6 +247,73 @@ mod tests {
         assert_eq!(parse_u64(b"-1"), None);
         assert_eq!(parse_u64(b"12a"), None);
         assert_eq!(parse_u64(b"99999999999999999999999"), None);
+    }
+
+    fn vars<'a>(env: &'a [(&'a CStr, &'a [u8])]) -> impl Fn(&CStr) -> Option<&'a [u8]> + 'a {
+        move |name| env.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    fn apply(base: Options, env: &[(&CStr, &[u8])]) -> (Options, Vec<String>) {
+        let mut lines = Vec::new();
+        let o = base.with_vars(vars(env), |bad| lines.push(bad.to_string()));
+        (o, lines)
+    }
+
+    #[test]
+    fn every_variable_sets_its_field() {
+        let env: &[(&CStr, &[u8])] = &[
+            (c"HAKMEM_SS_ACQUIRE_DEBUG", b"1"),
+            (c"HAKMEM_TCACHE_DRAIN", b"100"),
+            (c"HAKMEM_RETAIN_MB", b"3"),
+            (c"HAKMEM_PURGE_DELAY_MS", b"7"),
+            (c"HAKMEM_STATS", b"1"),
+            (c"HAKMEM_THP", b"0"),
+        ];
+        let (o, lines) = apply(Options::DEFAULT, env);
+        assert!(lines.is_empty(), "{lines:?}");
+        let want = Options::DEFAULT
+            .with_acquire_debug(true)
+            .with_drain_interval(100)
+            .with_retain_bytes(3 << 20)
+            .with_purge_delay_ns(7_000_000)
+            .with_stats_at_exit(true)
+            .with_huge_pages(false);
+        assert_eq!(o, want);
+    }
+
+    #[test]
+    fn a_bad_value_is_ignored_with_one_line() {
+        let base = Options::DEFAULT.with_drain_interval(500);
+        let (o, lines) = apply(base, &[(c"HAKMEM_THP", b"off"), (c"HAKMEM_TCACHE_DRAIN", b"")]);
+        assert_eq!(o, base, "unparsable values change nothing");
+        assert_eq!(
+            lines,
+            [
+                "hakmem: HAKMEM_TCACHE_DRAIN= is not a number; using 500",
+                "hakmem: HAKMEM_THP=off is not a number; using 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_out_of_range_value_is_clamped_with_one_line() {
+        let (o, lines) = apply(Options::DEFAULT, &[(c"HAKMEM_TCACHE_DRAIN", b"1"), (c"HAKMEM_STATS", b"2")]);
+        assert_eq!(o.drain_interval, 2);
+        assert!(o.stats_at_exit);
+        assert_eq!(
+            lines,
+            [
+                "hakmem: HAKMEM_TCACHE_DRAIN=1 is outside 2..=65536; using 2",
+                "hakmem: HAKMEM_STATS=2 is outside 0..=1; using 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_environment_overrides_configured_fields_only_where_set() {
+        let base = Options::DEFAULT.with_retain_bytes(0).with_huge_pages(false);
+        let (o, _) = apply(base, &[(c"HAKMEM_THP", b"1")]);
+        assert_eq!(o, base.with_huge_pages(true));
     }
 
     #[test]

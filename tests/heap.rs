@@ -12,10 +12,7 @@ use std::alloc::Layout;
 use std::sync::Arc;
 
 fn heap(drain: u32, retain_mb: usize) -> Heap<MockPages> {
-    Heap::with_options(
-        MockPages::new(),
-        Options { drain_interval: drain, retain_bytes: retain_mb << 20, ..Options::DEFAULT },
-    )
+    Heap::with_options(MockPages::new(), Options::DEFAULT.with_drain_interval(drain).with_retain_bytes(retain_mb << 20))
 }
 
 /// The seed's `bench_fixed_size` loop on a heap value.

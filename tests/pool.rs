@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 fn pool(retain_bytes: usize) -> Pool<MockPages> {
-    Pool::new(MockPages::new(), Options { retain_bytes, ..Options::DEFAULT })
+    Pool::new(MockPages::new(), Options::DEFAULT.with_retain_bytes(retain_bytes))
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn stage_order_reuse_then_claim_then_map() {
 #[test]
 fn new_superslabs_get_huge_page_advice_only_when_asked() {
     for huge_pages in [true, false] {
-        let p = Pool::new(MockPages::new(), Options { huge_pages, ..Options::DEFAULT });
+        let p = Pool::new(MockPages::new(), Options::DEFAULT.with_huge_pages(huge_pages));
         let all: Vec<_> = (0..SLOTS + 1).map(|_| p.acquire(3).unwrap()).collect();
         let maps = all.iter().filter(|a| a.stage == Stage::Map).count();
         assert_eq!(maps, 2, "one SuperSlab filled, a second mapped");

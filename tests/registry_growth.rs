@@ -57,7 +57,7 @@ fn registry_grows_to_10000_superslabs_without_touching_the_global_allocator() {
     const SUPERSLABS: usize = 10_000;
     // OsPages: untouched MAP_NORESERVE mappings, so 20 GiB of SuperSlabs cost
     // address space only. Pre-size the result buffer before counting starts.
-    let pool = Pool::new(OsPages, Options { retain_bytes: 0, ..Options::DEFAULT });
+    let pool = Pool::new(OsPages, Options::DEFAULT.with_retain_bytes(0));
     let mut held = Vec::with_capacity(SUPERSLABS * SLOTS);
     COUNTING.with(|c| c.set(true));
     for _ in 0..SUPERSLABS * SLOTS {

@@ -25,7 +25,7 @@ use std::time::Instant;
 /// Options of every model: retired SuperSlabs are unmapped at once, so any
 /// later use of one is caught by the mock page source.
 pub fn opts() -> Options {
-    Options { retain_bytes: 0, ..Options::DEFAULT }
+    Options::DEFAULT.with_retain_bytes(0)
 }
 
 /// Pin glibc's mmap threshold (128 KiB, its default) so it stops adapting.

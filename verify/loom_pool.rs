@@ -25,7 +25,7 @@ mod common;
 use common::{assert_heap_retired, opts, pin_mmap_threshold, stale_use_caught, Flavour, Got, Report, World};
 use hakmem_alloc::config::SLAB_SIZE;
 use hakmem_alloc::pool::Stage1Variant;
-use hakmem_alloc::{Entry, Generation, Heap, MockPages, Options, Stage, ThreadCache};
+use hakmem_alloc::{Entry, Generation, Heap, MockPages, Stage, ThreadCache};
 use loom::sync::Arc;
 use loom::thread;
 use std::alloc::Layout;
@@ -352,7 +352,7 @@ impl HeapWorld {
 /// retired. loom also checks that the slabs' owner-only state (a loom
 /// `UnsafeCell`) is never accessed by two threads without synchronisation.
 fn cross_thread_free(cov: &Coverage) {
-    let opts = Options { drain_interval: 2, ..opts() };
+    let opts = opts().with_drain_interval(2);
     let w = Arc::new(HeapWorld { heap: Heap::with_options(MockPages::new(), opts), live: Mutex::new(HashSet::new()) });
     let mut tco = ThreadCache::new();
     let p = w.alloc(&mut tco, 1);

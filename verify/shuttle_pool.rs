@@ -34,7 +34,7 @@ use common::{
     assert_heap_retired, opts, panic_message, pin_mmap_threshold, stale_use_caught, Flavour, Got, Report, World,
 };
 use hakmem_alloc::pool::Stage1Variant;
-use hakmem_alloc::{Entry, Generation, Heap, MockPages, Options, Pool, ThreadCache};
+use hakmem_alloc::{Entry, Generation, Heap, MockPages, Pool, ThreadCache};
 use shuttle::rand::{thread_rng, Rng};
 use shuttle::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 use shuttle::sync::Arc;
@@ -368,7 +368,7 @@ impl HeapWorld {
 /// ends; at the end all blocks are freed, abandoned slabs adopted, and every
 /// SuperSlab must have retired.
 fn heap_cross_free(seen: &SeenRef) {
-    let opts = Options { drain_interval: 2, ..opts() };
+    let opts = opts().with_drain_interval(2);
     let w = Arc::new(HeapWorld {
         heap: Heap::with_options(MockPages::new(), opts),
         live: Mutex::new(HashSet::new()),

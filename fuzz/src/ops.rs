@@ -67,12 +67,10 @@ impl Config {
 
     /// The options of a heap under this config.
     pub fn options(&self) -> hakmem_alloc::Options {
-        hakmem_alloc::Options {
-            drain_interval: self.drain_interval,
-            retain_bytes: self.retain_bytes,
-            purge_delay_ns: self.purge_delay_ns,
-            ..hakmem_alloc::Options::DEFAULT
-        }
+        hakmem_alloc::Options::DEFAULT
+            .with_drain_interval(self.drain_interval)
+            .with_retain_bytes(self.retain_bytes)
+            .with_purge_delay_ns(self.purge_delay_ns)
     }
 }
 

@@ -250,7 +250,7 @@ fn marker(l: &Live) -> u64 {
 impl Model {
     fn new(cfg: PoolConfig) -> Self {
         crate::tune_malloc();
-        let opts = Options { retain_bytes: cfg.retain_bytes, purge_delay_ns: cfg.purge_delay_ns, ..Options::DEFAULT };
+        let opts = Options::DEFAULT.with_retain_bytes(cfg.retain_bytes).with_purge_delay_ns(cfg.purge_delay_ns);
         Model {
             pool: Pool::new(MockPages::new(), opts),
             retain_bytes: cfg.retain_bytes,

@@ -14,7 +14,34 @@ mod unix;
 
 pub use mock::MockPages;
 #[cfg(unix)]
-pub use unix::{getenv, now_ns, on_process_exit, register_thread_exit, resident_bytes, write_stderr, OsPages};
+pub use unix::{
+    getenv, now_ns, on_process_exit, page_size, register_thread_exit, resident_bytes, write_stderr, OsPages,
+};
+
+/// Stop the process with one line on stderr unless the kernel's pages are
+/// the [`PAGE_SIZE`](crate::config::PAGE_SIZE) bytes the allocator is built
+/// for (large-block headers, mapping alignment and trimming all assume it).
+/// Called once, when the global heap starts.
+#[cfg(unix)]
+#[cfg_attr(any(feature = "loom", feature = "shuttle"), allow(dead_code))]
+pub(crate) fn check_page_size() {
+    if let Err(size) = page_size_ok(page_size()) {
+        crate::out::eprintln(format_args!(
+            "hakmem: unsupported page size {size} bytes (built for {} bytes); see the README, Platforms",
+            crate::config::PAGE_SIZE
+        ));
+        std::process::abort();
+    }
+}
+
+/// `Ok` if the allocator works on pages of `size` bytes, `Err(size)` if not.
+pub(crate) fn page_size_ok(size: usize) -> Result<(), usize> {
+    if size == crate::config::PAGE_SIZE {
+        Ok(())
+    } else {
+        Err(size)
+    }
+}
 
 /// A source of zeroed, page-aligned memory.
 ///
@@ -66,4 +93,28 @@ pub unsafe trait PageSource: Sync {
 
     /// A monotonic clock in nanoseconds (drives the purge delay).
     fn now_ns(&self) -> u64;
+
+    /// Resident memory of the process, in bytes, for statistics; 0 where the
+    /// source cannot tell (the default).
+    fn resident_bytes(&self) -> u64 {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_4k_pages_are_accepted() {
+        assert_eq!(super::page_size_ok(4096), Ok(()));
+        for other in [16 << 10, 64 << 10, 0] {
+            assert_eq!(super::page_size_ok(other), Err(other));
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn this_machine_passes_the_start_up_check() {
+        assert_eq!(super::page_size(), 4096);
+        super::check_page_size();
+    }
 }

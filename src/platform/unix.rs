@@ -95,6 +95,10 @@ unsafe impl PageSource for OsPages {
     fn now_ns(&self) -> u64 {
         now_ns()
     }
+
+    fn resident_bytes(&self) -> u64 {
+        resident_bytes()
+    }
 }
 
 /// Monotonic clock in nanoseconds.
@@ -165,6 +169,17 @@ pub fn register_thread_exit(hook: unsafe extern "C" fn(*mut libc::c_void)) -> bo
     let key = unsafe { EXIT_KEY };
     // SAFETY: key is a live key; any non-null value makes the destructor run.
     unsafe { libc::pthread_setspecific(key, 1 as *const libc::c_void) == 0 }
+}
+
+/// The kernel's page size in bytes (`sysconf(_SC_PAGESIZE)`), or 0 if unknown.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions and does not allocate.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        0
+    }
 }
 
 /// Run `f` at process exit (`atexit`).

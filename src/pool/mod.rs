@@ -28,11 +28,11 @@
 //!
 //! The seed's own proposal (check `ss != NULL`, then use it) and a
 //! generation check followed by a separate load are kept as test-only
-//! variants in model builds ([`Stage1Variant`]), so the loom and shuttle models
+//! variants in model builds (`Stage1Variant`), so the loom and shuttle models
 //! can show they crash.
 //!
 //! # Metadata
-//! Records and freelist nodes live in [`Arena`]s mapped from the page source;
+//! Records and freelist nodes live in `Arena`s mapped from the page source;
 //! they never move and are never freed while the pool lives, and nothing here
 //! allocates through the Rust global allocator.
 
@@ -99,6 +99,7 @@ pub enum Stage1Variant {
 
 /// Counters of the pool (always on: they are on cold paths only).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolStats {
     /// Acquires served by Stage 1.
     pub stage1: u64,
