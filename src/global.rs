@@ -61,6 +61,8 @@ fn init_heap() {
                 // the cell before READY.
                 HEAP.heap.with_mut(|p| unsafe { (*p).write(h) });
                 HEAP.state.store(READY, Ordering::Release);
+                #[cfg(unix)]
+                crate::fork::install();
                 if stats_at_exit {
                     crate::platform::on_process_exit(print_stats_at_exit);
                 }

@@ -47,6 +47,8 @@ mod tcache;
 mod heap;
 pub mod stats;
 
+#[cfg(all(unix, not(any(feature = "loom", feature = "shuttle"))))]
+mod fork;
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
 mod global;
 

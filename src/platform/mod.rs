@@ -14,7 +14,10 @@ mod unix;
 
 pub use mock::MockPages;
 #[cfg(unix)]
-pub use unix::{getenv, now_ns, on_process_exit, register_thread_exit, resident_bytes, write_stderr, OsPages};
+pub use unix::{
+    getenv, now_ns, on_fork, on_process_exit, register_thread_exit, resident_bytes, thread_exit_key_fork_lock,
+    thread_exit_key_fork_unlock, write_stderr, OsPages,
+};
 
 /// A source of zeroed, page-aligned memory.
 ///

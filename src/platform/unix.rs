@@ -167,6 +167,35 @@ pub fn register_thread_exit(hook: unsafe extern "C" fn(*mut libc::c_void)) -> bo
     unsafe { libc::pthread_setspecific(key, 1 as *const libc::c_void) == 0 }
 }
 
+/// Hold the thread-exit key's creation across a `fork`: waits while another
+/// thread is creating it, and claims creation itself if nobody has created
+/// it yet, so the child never inherits a creation in progress by a thread it
+/// does not have. Returns whether it claimed (pass that to
+/// [`thread_exit_key_fork_unlock`]).
+pub fn thread_exit_key_fork_lock() -> bool {
+    use Ordering::*;
+    loop {
+        match KEY_STATE.compare_exchange(0, 1, Acquire, Acquire) {
+            Ok(_) => return true,
+            Err(1) => core::hint::spin_loop(),
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Undo [`thread_exit_key_fork_lock`] (in the parent and in the child).
+pub fn thread_exit_key_fork_unlock(claimed: bool) {
+    if claimed {
+        KEY_STATE.store(0, Ordering::Release);
+    }
+}
+
+/// Register `fork` handlers (`pthread_atfork`). False if glibc refused.
+pub fn on_fork(prepare: unsafe extern "C" fn(), parent: unsafe extern "C" fn(), child: unsafe extern "C" fn()) -> bool {
+    // SAFETY: registering plain C-ABI function pointers that live forever.
+    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) == 0 }
+}
+
 /// Run `f` at process exit (`atexit`).
 pub fn on_process_exit(f: extern "C" fn()) {
     // SAFETY: registering a plain C-ABI function pointer.
