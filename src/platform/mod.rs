@@ -15,8 +15,8 @@ mod unix;
 pub use mock::MockPages;
 #[cfg(unix)]
 pub use unix::{
-    getenv, now_ns, on_fork, on_process_exit, register_thread_exit, resident_bytes, thread_exit_key_fork_lock,
-    thread_exit_key_fork_unlock, write_stderr, OsPages,
+    getenv, is_mapped, now_ns, on_fork, on_process_exit, register_thread_exit, resident_bytes, set_errno,
+    thread_exit_key_fork_lock, thread_exit_key_fork_unlock, write_stderr, OsPages,
 };
 
 /// A source of zeroed, page-aligned memory.

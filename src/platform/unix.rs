@@ -196,6 +196,26 @@ pub fn on_fork(prepare: unsafe extern "C" fn(), parent: unsafe extern "C" fn(), 
     unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) == 0 }
 }
 
+/// Whether the page at `page` (page aligned) is mapped (`mincore`), without
+/// changing `errno`.
+pub fn is_mapped(page: *const u8) -> bool {
+    let mut v = 0u8;
+    // SAFETY: errno location is this thread's; mincore only writes one byte
+    // into `v` for one page.
+    unsafe {
+        let e = *libc::__errno_location();
+        let r = libc::mincore(page as *mut libc::c_void, PAGE_SIZE, &mut v);
+        *libc::__errno_location() = e;
+        r == 0
+    }
+}
+
+/// Set this thread's `errno`.
+pub fn set_errno(e: i32) {
+    // SAFETY: errno location is this thread's.
+    unsafe { *libc::__errno_location() = e };
+}
+
 /// Run `f` at process exit (`atexit`).
 pub fn on_process_exit(f: extern "C" fn()) {
     // SAFETY: registering a plain C-ABI function pointer.
