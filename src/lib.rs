@@ -45,6 +45,7 @@ mod slab;
 mod tcache;
 
 mod heap;
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
 mod lookup;
 pub mod stats;
 

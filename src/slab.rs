@@ -103,6 +103,7 @@ impl Slab {
     /// # Safety
     /// The slab holds a live block that the caller may use (so the slab is
     /// active and the write of its class happened before the caller got it).
+    #[cfg(not(any(feature = "loom", feature = "shuttle")))]
     #[inline]
     pub(crate) unsafe fn class_shared(&self) -> usize {
         // SAFETY: reads only the `class` field through a raw pointer (no

@@ -6,7 +6,7 @@
 //! The library is `$HAKMEM_SO` if set (CI passes the release build), else it
 //! is built here with the `capi-test` profile (no LTO) into
 //! `target/capi-so/`.
-#![cfg(target_os = "linux")]
+#![cfg(all(target_os = "linux", not(any(feature = "loom", feature = "shuttle"))))]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -12,7 +12,7 @@
 //! must hang at least once.
 //!
 //! `HAKMEM_FORK_RUNS` sets the number of forks (default 200; CI runs more).
-#![cfg(unix)]
+#![cfg(all(unix, not(any(feature = "loom", feature = "shuttle"))))]
 
 use hakmem_alloc::HakMem;
 use std::hint::black_box;

@@ -440,6 +440,8 @@ static void *spawner(void *arg) {
 
 static int rule_fork(void) {
     int runs = getenv("FORK_RUNS") ? atoi(getenv("FORK_RUNS")) : 200;
+    /* A child that has not exited after this long hangs. */
+    int timeout_ms = getenv("FORK_TIMEOUT_MS") ? atoi(getenv("FORK_TIMEOUT_MS")) : 20000;
     pthread_t t[4];
     for (size_t i = 0; i < 3; i++) pthread_create(&t[i], NULL, bg, (void *)i);
     pthread_create(&t[3], NULL, spawner, NULL);
@@ -464,7 +466,7 @@ static int rule_fork(void) {
         }
         free(inherited);
         int status = 0, done = 0;
-        for (int ms = 0; ms < 20000; ms++) {
+        for (int ms = 0; ms < timeout_ms; ms++) {
             if (waitpid(pid, &status, WNOHANG) == pid) {
                 done = 1;
                 break;
@@ -476,6 +478,7 @@ static int rule_fork(void) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             hangs++;
+            if (getenv("FORK_STOP_AT_HANG")) break;
         } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             failed++;
         }
