@@ -14,7 +14,29 @@
 use crate::config::{PAGE_SIZE, SLAB_SIZE};
 use crate::heap::Heap;
 use crate::platform::PageSource;
-use crate::size_class::class_size;
+use crate::size_class::{class_size, CLASS_SIZES, NUM_CLASSES};
+
+/// `floor(2^32 / size) + 1` per class: `off * RECIP[c] >> 32` is `off / size`
+/// exactly for every offset in a slab (`off * size < 2^32`), so the
+/// block-boundary check costs a multiply instead of a division.
+const RECIP: [u64; NUM_CLASSES] = {
+    let mut r = [0u64; NUM_CLASSES];
+    let mut c = 0;
+    while c < NUM_CLASSES {
+        r[c] = (1u64 << 32) / CLASS_SIZES[c] as u64 + 1;
+        c += 1;
+    }
+    r
+};
+const _: () = assert!((SLAB_SIZE as u64) * (CLASS_SIZES[NUM_CLASSES - 1] as u64) < 1 << 32);
+
+/// Whether `off` (an offset inside a slab) starts a block of class `c`.
+#[inline]
+fn on_boundary(off: usize, c: usize) -> bool {
+    let size = class_size(c);
+    let q = (off as u64 * RECIP[c]) >> 32;
+    q as usize * size == off && off + size <= SLAB_SIZE
+}
 
 /// What an untrusted pointer is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,9 +66,7 @@ pub(crate) fn classify<P: PageSource>(heap: &Heap<P>, p: *const u8, probe: bool)
     // SAFETY: the slot is active, so its class was set when it was acquired;
     // a caller that frees a live block of it synchronised with that.
     let c = unsafe { s.class_shared() };
-    let off = p as usize & (SLAB_SIZE - 1);
-    let size = class_size(c);
-    if off % size != 0 || off + size > SLAB_SIZE {
+    if !on_boundary(p as usize & (SLAB_SIZE - 1), c) {
         invalid(p);
     }
     Kind::Small(c)
@@ -65,4 +85,19 @@ fn header_mapped(_: usize) -> bool {
 #[cold]
 fn invalid(p: *const u8) -> ! {
     crate::out::fatal("invalid free", p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundary_check_agrees_with_division_for_every_class_and_offset() {
+        for c in 0..NUM_CLASSES {
+            let size = class_size(c);
+            for off in 0..SLAB_SIZE {
+                assert_eq!(on_boundary(off, c), off % size == 0 && off + size <= SLAB_SIZE, "class {c} offset {off}");
+            }
+        }
+    }
 }
