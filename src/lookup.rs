@@ -93,9 +93,11 @@ mod tests {
 
     #[test]
     fn boundary_check_agrees_with_division_for_every_class_and_offset() {
+        // Every offset natively; a sample under Miri (4.8 M checks are hours there).
+        let step = if cfg!(miri) { 509 } else { 1 };
         for c in 0..NUM_CLASSES {
             let size = class_size(c);
-            for off in 0..SLAB_SIZE {
+            for off in (0..SLAB_SIZE).step_by(step) {
                 assert_eq!(on_boundary(off, c), off % size == 0 && off + size <= SLAB_SIZE, "class {c} offset {off}");
             }
         }
