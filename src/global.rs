@@ -12,6 +12,7 @@
 //! stderr naming the error and the address.
 
 use crate::heap::Heap;
+use crate::lookup::Kind;
 use crate::options::Options;
 use crate::platform::OsPages;
 use crate::size_class::{class_of, class_of_common};
@@ -72,6 +73,8 @@ fn init_heap() {
                 // the cell before READY.
                 HEAP.heap.with_mut(|p| unsafe { (*p).write(h) });
                 HEAP.state.store(READY, Ordering::Release);
+                #[cfg(unix)]
+                crate::fork::install();
                 if stats_at_exit {
                     crate::platform::on_process_exit(print_stats_at_exit);
                 }
@@ -250,6 +253,32 @@ unsafe impl GlobalAlloc for HakMem {
     }
 }
 
+/// Free a block known only by its address (C `free`, `realloc`): the page
+/// map gives a small block's class, the header a large block's mapping; a
+/// pointer that is neither aborts with `hakmem: invalid free at <p>`.
+///
+/// # Safety
+/// `p` is non-null; if it is a block of ours, it is live and not used afterwards.
+pub(crate) unsafe fn free_unsized(p: *mut u8) {
+    match crate::lookup::classify(heap(), p, true) {
+        // SAFETY: classify checked that `p` is a block boundary of class c in
+        // an active slab; the caller gives it up.
+        Kind::Small(c) => unsafe { free_class(c, p) },
+        // SAFETY: a page-aligned pointer whose header page is mapped; the
+        // large manager validates the header (and aborts on a bad one).
+        Kind::Large => unsafe { heap().free_large(p) },
+    }
+}
+
+/// Give back small block `p` of class `c` (already classified).
+///
+/// # Safety
+/// As [`free_class`].
+pub(crate) unsafe fn free_small(c: usize, p: *mut u8) {
+    // SAFETY: caller contract.
+    unsafe { free_class(c, p) }
+}
+
 impl HakMem {
     /// Set the options the global heap starts with. It must run before the
     /// first allocation, and the Rust runtime allocates before `main` (std
@@ -306,6 +335,26 @@ impl HakMem {
     /// configured ones with the environment applied.
     pub fn options() -> Options {
         *heap().pool().options()
+    }
+
+    /// Usable size of a live block from its address alone (what C's
+    /// `malloc_usable_size` returns): the class size for a small block (its
+    /// SuperSlab found through the page map), the rest of the mapping for a
+    /// large one (from its header). 0 for null. A pointer that is not a
+    /// block of ours aborts with `hakmem: invalid free at <ptr>`.
+    ///
+    /// # Safety
+    /// `ptr` is null or a live block allocated through `HakMem` (or the C API).
+    pub unsafe fn usable_size(ptr: *const u8) -> usize {
+        if ptr.is_null() {
+            return 0;
+        }
+        match crate::lookup::classify(heap(), ptr, true) {
+            Kind::Small(c) => crate::size_class::class_size(c),
+            // SAFETY: a page-aligned pointer whose header page is mapped; the
+            // header is validated before use.
+            Kind::Large => unsafe { crate::large::Large::usable_size(ptr.cast_mut()) },
+        }
     }
 
     /// Statistics of the global heap.

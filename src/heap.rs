@@ -42,6 +42,14 @@ struct Abandoned {
 // users; they are only followed under the mutex.
 unsafe impl Send for Abandoned {}
 
+/// Every heap lock, held across a `fork`; dropping it unlocks them all.
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+pub(crate) struct HeapForkGuard<'a> {
+    _abandoned: crate::sync::MutexGuard<'a, Abandoned>,
+    _pool: crate::pool::fork::PoolForkGuard<'a>,
+    _large: crate::large::LargeForkGuard<'a>,
+}
+
 /// The allocator state.
 pub struct Heap<P: PageSource> {
     pool: Pool<P>,
@@ -698,6 +706,18 @@ impl<P: PageSource> Heap<P> {
     pub fn trim(&self) {
         self.pool.trim();
         self.large.trim(self.pool.pages());
+    }
+
+    /// Take every lock of the heap (abandoned slabs, pool backend, large
+    /// cache), for the duration of a `fork`; see `crate::fork`. No code path
+    /// holds two of them at once, so any order is deadlock-free.
+    #[cfg(not(any(feature = "loom", feature = "shuttle")))]
+    pub(crate) fn fork_lock(&self) -> HeapForkGuard<'_> {
+        HeapForkGuard {
+            _abandoned: lock(&self.abandoned),
+            _pool: self.pool.fork_lock(),
+            _large: self.large.fork_lock(),
+        }
     }
 
     /// Whether `p` points into a live SuperSlab of this heap.

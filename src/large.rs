@@ -42,6 +42,12 @@ struct Cache {
 // SAFETY: the cached mappings are owned by the cache and used under its lock.
 unsafe impl Send for Cache {}
 
+/// The large-block cache lock, held across a `fork`; dropping it unlocks.
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+pub(crate) struct LargeForkGuard<'a> {
+    _cache: crate::sync::MutexGuard<'a, Cache>,
+}
+
 /// Large-block manager.
 pub struct Large {
     cache: Mutex<Cache>,
@@ -278,6 +284,12 @@ impl Large {
             self.mapped_bytes.fetch_sub(len as u64, Ordering::Relaxed);
             np
         }
+    }
+
+    /// Take the cache lock for the duration of a `fork` (see `crate::fork`).
+    #[cfg(not(any(feature = "loom", feature = "shuttle")))]
+    pub(crate) fn fork_lock(&self) -> LargeForkGuard<'_> {
+        LargeForkGuard { _cache: lock(&self.cache) }
     }
 
     /// Unmap every cached mapping.

@@ -67,8 +67,14 @@ mod slab;
 mod tcache;
 
 mod heap;
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+mod lookup;
 pub mod stats;
 
+#[cfg(all(unix, not(any(feature = "loom", feature = "shuttle"))))]
+pub mod capi;
+#[cfg(all(unix, not(any(feature = "loom", feature = "shuttle"))))]
+mod fork;
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
 mod global;
 
@@ -83,3 +89,7 @@ pub use pool::{Acquired, Pool, PoolStats, SlotState, Stage};
 pub use stats::Stats;
 pub use tag::{Entry, Generation};
 pub use tcache::ThreadCache;
+
+// The `override` feature: this crate itself exports the C malloc symbols.
+#[cfg(all(feature = "override", unix, not(any(feature = "loom", feature = "shuttle"))))]
+export_c_api!();

@@ -95,6 +95,23 @@ impl Slab {
         self.owner.load(Ordering::Relaxed)
     }
 
+    /// The size class of a slab that holds a live block, read by any thread
+    /// (an unsized `free` or `malloc_usable_size` from C). The class is
+    /// written only when the slab is acquired, which happens before any of
+    /// its blocks is handed out, and cannot change while a block is live.
+    ///
+    /// # Safety
+    /// The slab holds a live block that the caller may use (so the slab is
+    /// active and the write of its class happened before the caller got it).
+    #[cfg(not(any(feature = "loom", feature = "shuttle")))]
+    #[inline]
+    pub(crate) unsafe fn class_shared(&self) -> usize {
+        // SAFETY: reads only the `class` field through a raw pointer (no
+        // reference to the owner's state); per the caller, no write to it
+        // can be concurrent.
+        self.local.0.with(|l| unsafe { core::ptr::addr_of!((*l).class).read() }) as usize
+    }
+
     /// Set the owner id.
     #[inline]
     pub(crate) fn set_owner(&self, id: usize) {

@@ -15,7 +15,8 @@ mod unix;
 pub use mock::MockPages;
 #[cfg(unix)]
 pub use unix::{
-    getenv, now_ns, on_process_exit, page_size, register_thread_exit, resident_bytes, write_stderr, OsPages,
+    getenv, is_mapped, now_ns, on_fork, on_process_exit, page_size, register_thread_exit, resident_bytes, set_errno,
+    thread_exit_key_fork_lock, thread_exit_key_fork_unlock, write_stderr, OsPages,
 };
 
 /// Stop the process with one line on stderr unless the kernel's pages are

@@ -182,6 +182,55 @@ pub fn page_size() -> usize {
     }
 }
 
+/// Hold the thread-exit key's creation across a `fork`: waits while another
+/// thread is creating it, and claims creation itself if nobody has created
+/// it yet, so the child never inherits a creation in progress by a thread it
+/// does not have. Returns whether it claimed (pass that to
+/// [`thread_exit_key_fork_unlock`]).
+pub fn thread_exit_key_fork_lock() -> bool {
+    use Ordering::*;
+    loop {
+        match KEY_STATE.compare_exchange(0, 1, Acquire, Acquire) {
+            Ok(_) => return true,
+            Err(1) => core::hint::spin_loop(),
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Undo [`thread_exit_key_fork_lock`] (in the parent and in the child).
+pub fn thread_exit_key_fork_unlock(claimed: bool) {
+    if claimed {
+        KEY_STATE.store(0, Ordering::Release);
+    }
+}
+
+/// Register `fork` handlers (`pthread_atfork`). False if glibc refused.
+pub fn on_fork(prepare: unsafe extern "C" fn(), parent: unsafe extern "C" fn(), child: unsafe extern "C" fn()) -> bool {
+    // SAFETY: registering plain C-ABI function pointers that live forever.
+    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) == 0 }
+}
+
+/// Whether the page at `page` (page aligned) is mapped (`mincore`), without
+/// changing `errno`.
+pub fn is_mapped(page: *const u8) -> bool {
+    let mut v = 0u8;
+    // SAFETY: errno location is this thread's; mincore only writes one byte
+    // into `v` for one page.
+    unsafe {
+        let e = *libc::__errno_location();
+        let r = libc::mincore(page as *mut libc::c_void, PAGE_SIZE, &mut v);
+        *libc::__errno_location() = e;
+        r == 0
+    }
+}
+
+/// Set this thread's `errno`.
+pub fn set_errno(e: i32) {
+    // SAFETY: errno location is this thread's.
+    unsafe { *libc::__errno_location() = e };
+}
+
 /// Run `f` at process exit (`atexit`).
 pub fn on_process_exit(f: extern "C" fn()) {
     // SAFETY: registering a plain C-ABI function pointer.

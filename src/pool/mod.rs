@@ -37,6 +37,8 @@
 //! allocates through the Rust global allocator.
 
 mod backend;
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+pub(crate) mod fork;
 mod freelist;
 mod meta;
 
