@@ -3,6 +3,10 @@
 //! mapping, and a small cache of recently freed mappings so that workloads
 //! cycling through large buffers do not pay a syscall per call.
 //!
+//! `alloc_zeroed` stays lazy: a fresh mapping reads as zero and is not
+//! touched; a cached mapping is cleared only over the bytes that can be dirty
+//! (its old length: a mapping grown with `remap` gets zero pages past it).
+//!
 //! Layout of one large block (`off = max(PAGE, align)`):
 //! `[ ... | header (last PAGE before payload) | payload ... ]`, mapping aligned
 //! to `max(PAGE, align)`, payload at `base + off`.
@@ -78,8 +82,9 @@ impl Large {
     #[cold]
     pub fn alloc<P: PageSource>(&self, pages: &P, size: usize, align: usize, zero: bool) -> *mut u8 {
         let Some((off, len)) = layout_of(size, align) else { return core::ptr::null_mut() };
-        let (base, map_len, fresh) = match self.cache_take(pages, len, off) {
-            Some(c) => (c.base, c.len, false),
+        // `dirty`: bytes from `base` that may hold old data (0 = fresh).
+        let (base, map_len, dirty) = match self.cache_take(pages, len, off) {
+            Some((c, dirty)) => (c.base, c.len, dirty),
             None => {
                 // Big blocks get 2 MiB-aligned mappings advised for huge pages:
                 // one fault per 2 MiB instead of 512.
@@ -93,7 +98,7 @@ impl Large {
                     unsafe { pages.hint_dense(p, len) };
                 }
                 self.mapped_bytes.fetch_add(len as u64, Ordering::Relaxed);
-                (p, len, true)
+                (p, len, 0)
             }
         };
         // SAFETY: [base, base+map_len) is a mapping we own; off >= PAGE so the
@@ -102,8 +107,12 @@ impl Large {
             let payload = base.add(off);
             let h = payload.sub(PAGE_SIZE).cast::<Header>();
             h.write(Header { magic: MAGIC, base, len: map_len, size });
-            if zero && !fresh {
-                core::ptr::write_bytes(payload, 0, size);
+            if zero {
+                // Only the part of the payload that lies below the dirty
+                // length; pages past it are zero pages the kernel has not
+                // even backed yet, and must stay that way.
+                let dirty_payload = dirty.saturating_sub(off).min(size);
+                core::ptr::write_bytes(payload, 0, dirty_payload);
             }
             self.live_bytes.fetch_add(size as u64, Ordering::Relaxed);
             payload
@@ -113,7 +122,10 @@ impl Large {
     /// Take a cached mapping for `len` bytes at alignment `align`: the best fit
     /// among those large enough, else (page alignment only) the largest one
     /// resized with `remap`, whose resident pages then need no new faults.
-    fn cache_take<P: PageSource>(&self, pages: &P, len: usize, align: usize) -> Option<Cached> {
+    /// Returns the mapping and how many bytes from its base may be dirty: the
+    /// whole of a mapping taken as it is, only the old length of one grown
+    /// (`remap` extends it with zero pages).
+    fn cache_take<P: PageSource>(&self, pages: &P, len: usize, align: usize) -> Option<(Cached, usize)> {
         let mut c = lock(&self.cache);
         let n = c.n;
         let aligned = |e: &Cached| (e.base as usize) % align == 0;
@@ -144,10 +156,16 @@ impl Large {
             } else {
                 self.mapped_bytes.fetch_add(len as u64, Ordering::Relaxed);
                 self.mapped_bytes.fetch_sub(e.len as u64, Ordering::Relaxed);
-                e = Cached { base: nb, len };
+                if len > e.len && len >= HUGE {
+                    // SAFETY: the whole remapped range is ours. The advice a
+                    // fresh mapping of this size would have had.
+                    unsafe { pages.hint_dense(nb, len) };
+                }
+                let dirty = e.len.min(len);
+                return Some((Cached { base: nb, len }, dirty));
             }
         }
-        Some(e)
+        Some((e, e.len))
     }
 
     /// Header of a large block, validated.
