@@ -297,6 +297,7 @@ impl<P: PageSource> Heap<P> {
 
     #[cold]
     pub(crate) fn alloc_large(&self, layout: Layout, zero: bool) -> *mut u8 {
+        self.purge_if_due();
         let p = self.large.alloc(self.pool.pages(), layout.size(), layout.align(), zero);
         #[cfg(feature = "stats")]
         if !p.is_null() {
@@ -314,6 +315,18 @@ impl<P: PageSource> Heap<P> {
         }
         // SAFETY: caller contract.
         unsafe { self.large.free(self.pool.pages(), p) };
+        self.purge_if_due();
+    }
+
+    /// Give back retained memory whose purge delay has passed: retired
+    /// SuperSlabs are purged, cached large mappings unmapped. Nearly free
+    /// when nothing is retained (two relaxed loads); called from every slow
+    /// path (refill, drain, large alloc and free, thread exit), so memory
+    /// goes back after the delay without a background thread.
+    #[inline]
+    fn purge_if_due(&self) {
+        self.pool.purge_if_due();
+        self.large.release_if_due(self.pool.pages(), self.pool.options().purge_delay_ns);
     }
 
     fn init_cache(&self, tc: &mut ThreadCache) {
@@ -334,6 +347,7 @@ impl<P: PageSource> Heap<P> {
     #[inline(never)]
     pub(crate) fn refill(&self, tc: &mut ThreadCache, c: usize) -> *mut u8 {
         self.init_cache(tc);
+        self.purge_if_due();
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         let want = (tc.bins[c].limit / 2).max(1);
@@ -483,6 +497,9 @@ impl<P: PageSource> Heap<P> {
         let n = count - bin.limit / 2;
         let head = bin.head;
         let (foreign, rest) = self.return_blocks(tc, head, n as usize);
+        // Here, not on the early return above: that one can run once per
+        // free (a bin that keeps going empty); this one once per batch.
+        self.purge_if_due();
         let mut count = count - n;
         // Adapt: a bin that mostly frees other threads' blocks drains in small
         // batches, so those blocks flow back to their owners while still hot;
@@ -663,6 +680,7 @@ impl<P: PageSource> Heap<P> {
             tc.slabs[c].full_tail = null();
             tc.slabs[c].sent_home = false;
         }
+        self.purge_if_due();
         for bin in &mut tc.bins {
             // Limit 0 and count 0 (room 0): the first free takes the cold
             // path, which sets the limit again from a count of zero.

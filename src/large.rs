@@ -35,6 +35,8 @@ struct Header {
 struct Cached {
     base: *mut u8,
     len: usize,
+    /// When it was cached (page-source clock, ns).
+    since: u64,
 }
 
 struct Cache {
@@ -49,6 +51,9 @@ unsafe impl Send for Cache {}
 /// Large-block manager.
 pub struct Large {
     cache: Mutex<Cache>,
+    /// Oldest `since` in the cache (`u64::MAX` = empty), read without the lock
+    /// by [`Large::release_if_due`].
+    oldest: AtomicU64,
     live_bytes: AtomicU64,
     mapped_bytes: AtomicU64,
 }
@@ -64,10 +69,11 @@ impl Large {
     pub fn new() -> Self {
         Self {
             cache: Mutex::new(Cache {
-                e: [Cached { base: core::ptr::null_mut(), len: 0 }; CACHE_SLOTS],
+                e: [Cached { base: core::ptr::null_mut(), len: 0, since: 0 }; CACHE_SLOTS],
                 n: 0,
                 bytes: 0,
             }),
+            oldest: AtomicU64::new(u64::MAX),
             live_bytes: AtomicU64::new(0),
             mapped_bytes: AtomicU64::new(0),
         }
@@ -139,6 +145,7 @@ impl Large {
         c.e.copy_within(i + 1..n, i);
         c.n -= 1;
         c.bytes -= e.len;
+        self.oldest.store(if c.n == 0 { u64::MAX } else { c.e[0].since }, Ordering::Relaxed);
         drop(c);
         // Shrink only mappings that are both much larger and big: a few MiB of
         // resident slack is cheaper than faulting the pages in again.
@@ -162,7 +169,7 @@ impl Large {
                     unsafe { pages.hint_dense(nb, len) };
                 }
                 let dirty = e.len.min(len);
-                return Some((Cached { base: nb, len }, dirty));
+                return Some((Cached { base: nb, len, since: e.since }, dirty));
             }
         }
         Some((e, e.len))
@@ -230,9 +237,11 @@ impl Large {
             }
             if c.n < CACHE_SLOTS && c.bytes + len <= CACHE_MAX_BYTES {
                 let n = c.n;
-                c.e[n] = Cached { base, len };
+                let since = pages.now_ns();
+                c.e[n] = Cached { base, len, since };
                 c.n += 1;
                 c.bytes += len;
+                self.oldest.store(c.e[0].since, Ordering::Relaxed);
                 return;
             }
         }
@@ -303,6 +312,35 @@ impl Large {
         }
         c.n = 0;
         c.bytes = 0;
+        self.oldest.store(u64::MAX, Ordering::Relaxed);
+    }
+
+    /// Unmap cached mappings idle for at least `delay` ns, if any is: one
+    /// relaxed load while the cache is empty or young. Called from the heap's
+    /// slow paths, so an idle process does not keep them.
+    pub fn release_if_due<P: PageSource>(&self, pages: &P, delay: u64) {
+        let oldest = self.oldest.load(Ordering::Relaxed);
+        if oldest == u64::MAX {
+            return;
+        }
+        let now = pages.now_ns();
+        if now.saturating_sub(oldest) < delay {
+            return;
+        }
+        let mut c = lock(&self.cache);
+        // Entries are in caching order (oldest first).
+        let n = c.n;
+        let k = c.e[..n].iter().take_while(|e| now.saturating_sub(e.since) >= delay).count();
+        for i in 0..k {
+            let e = c.e[i];
+            self.mapped_bytes.fetch_sub(e.len as u64, Ordering::Relaxed);
+            // SAFETY: cached mappings are whole and unreferenced.
+            unsafe { pages.unmap(e.base, e.len) };
+            c.bytes -= e.len;
+        }
+        c.e.copy_within(k..n, 0);
+        c.n -= k;
+        self.oldest.store(if c.n == 0 { u64::MAX } else { c.e[0].since }, Ordering::Relaxed);
     }
 }
 

@@ -379,3 +379,41 @@ fn realloc_and_zeroed_on_heap_value() {
     }
     h.thread_exit(&mut tc);
 }
+
+#[test]
+fn retained_superslabs_are_purged_on_a_slow_path_after_the_delay() {
+    // Retain up to 16 MiB; delay 10 ms of the mock clock.
+    let h = heap(2048, 16);
+    let l = Layout::from_size_align(1000, 8).unwrap();
+    let mut tc = ThreadCache::new();
+    let ptrs: Vec<_> = (0..4000).map(|_| h.alloc(&mut tc, l)).collect();
+    // SAFETY: live blocks of `l`.
+    unsafe {
+        for p in ptrs {
+            h.dealloc(&mut tc, p, l);
+        }
+    }
+    h.thread_exit(&mut tc);
+    let s = h.pool().stats();
+    assert!(s.cached_superslabs > 0 && s.cached_dirty_bytes > 0, "nothing retained: {s:?}");
+    // A slow path before the delay purges nothing.
+    let big = Layout::from_size_align(1 << 20, 8).unwrap();
+    let p = h.alloc(&mut tc, big);
+    assert_eq!(h.pool().stats().cached_dirty_bytes, s.cached_dirty_bytes);
+    h.pages().advance_clock(Options::DEFAULT.purge_delay_ns);
+    // The process goes quiet; its next slow path (a large free, no Stage 3
+    // and no retirement) purges what has waited past the delay.
+    // SAFETY: live large block of `big`.
+    unsafe { h.dealloc(&mut tc, p, big) };
+    let after = h.pool().stats();
+    assert_eq!(after.cached_dirty_bytes, 0, "retained memory not purged: {after:?}");
+    assert_eq!(after.cached_superslabs, s.cached_superslabs);
+    // The large mapping cached by that free is unmapped once it has waited too.
+    assert!(h.stats().large_mapped_bytes > 0);
+    h.pages().advance_clock(Options::DEFAULT.purge_delay_ns);
+    let q = h.alloc(&mut tc, l);
+    // SAFETY: live block of `l`.
+    unsafe { h.dealloc(&mut tc, q, l) };
+    h.thread_exit(&mut tc);
+    assert_eq!(h.stats().large_mapped_bytes, 0, "idle large mapping kept");
+}
