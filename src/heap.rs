@@ -19,7 +19,7 @@ use crate::platform::PageSource;
 use crate::pool::Pool;
 use crate::size_class::{class_of, class_size, NUM_CLASSES};
 use crate::slab::{Block, ListTag, Slab};
-use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
+use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::tcache::{ClassSlabs, ThreadCache};
 use core::alloc::Layout;
 use core::ptr::null;
@@ -34,13 +34,9 @@ const MIN_LIMIT: u32 = 64;
 /// (no memset); below it, clearing a cache-warm block is cheaper.
 pub(crate) const ZERO_CARVE_MIN: usize = 1024;
 
-struct Abandoned {
-    heads: [*const Slab; NUM_CLASSES],
-}
-
-// SAFETY: the slab pointers refer to registry records that outlive the heap's
-// users; they are only followed under the mutex.
-unsafe impl Send for Abandoned {}
+#[path = "heap_reclaim.rs"]
+mod reclaim;
+use reclaim::Abandoned;
 
 /// The allocator state.
 pub struct Heap<P: PageSource> {
@@ -125,7 +121,7 @@ impl<P: PageSource> Heap<P> {
         Heap {
             pool: Pool::new(pages, opts),
             large: Large::new(),
-            abandoned: Mutex::new(Abandoned { heads: [null(); NUM_CLASSES] }),
+            abandoned: Mutex::new(Abandoned::new()),
             abandoned_n: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
             drain_interval: opts.drain_interval.max(2),
@@ -434,29 +430,6 @@ impl<P: PageSource> Heap<P> {
         }
     }
 
-    fn adopt(&self, id: usize, c: usize) -> Option<&Slab> {
-        if self.abandoned_n.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
-        let mut ab = lock(&self.abandoned);
-        // SAFETY: abandoned slabs are owned by the lock holder.
-        let s = unsafe { ab.heads[c].as_ref()? };
-        // SAFETY: as above.
-        unsafe {
-            ab.heads[c] = s.local(|l| l.next);
-            s.local(|l| {
-                l.next = null();
-                l.list = ListTag::None;
-            });
-        }
-        s.set_owner(id);
-        drop(ab);
-        self.abandoned_n.fetch_sub(1, Ordering::Relaxed);
-        // SAFETY: now owned by `id`.
-        unsafe { s.collect_remote() };
-        Some(s)
-    }
-
     /// Drain bin `c` down to half its limit, returning blocks to their slabs.
     /// The newest blocks go, so nothing is walked that is not returned.
     #[cold]
@@ -562,7 +535,10 @@ impl<P: PageSource> Heap<P> {
                         crate::out::fatal("free of a pointer not allocated by hakmem", b.cast());
                     };
                     let s = self.pool.slab(m, slot);
-                    let local = s.owner() == tc.id;
+                    let owner = s.owner();
+                    // A block for an abandoned slab: take the slab over, so
+                    // its last free releases it (see `heap_reclaim`).
+                    let local = owner == tc.id || (owner == 0 && self.claim(tc, s));
                     last = Some((key, s, local));
                     (s, local)
                 }
@@ -690,30 +666,18 @@ impl<P: PageSource> Heap<P> {
         tc.id = 0;
     }
 
-    /// # Safety
-    /// Caller owns `s`, which is on no list.
-    unsafe fn abandon(&self, s: &Slab, c: usize) {
-        s.set_owner(0);
-        let mut ab = lock(&self.abandoned);
-        // SAFETY: the lock now guards the slab's owner-only state.
-        unsafe {
-            s.local(|l| {
-                l.next = ab.heads[c];
-                l.list = ListTag::Abandoned;
-            })
-        };
-        ab.heads[c] = s;
-        drop(ab);
-        self.abandoned_n.fetch_add(1, Ordering::Relaxed);
+    /// Flush a cache (as [`Heap::thread_exit`]) and release the abandoned
+    /// slabs whose blocks have all come back, this thread's included.
+    pub fn flush(&self, tc: &mut ThreadCache) {
+        self.thread_exit(tc);
+        self.sweep_abandoned();
     }
 
-    /// Slabs currently abandoned by exited threads.
-    pub fn abandoned_slabs(&self) -> usize {
-        self.abandoned_n.load(Ordering::Relaxed)
-    }
-
-    /// Give retained memory back to the OS now (cached SuperSlabs and large mappings).
+    /// Give back to the OS everything that can go now: abandoned slabs whose
+    /// blocks have all come back are released (and their SuperSlabs retired),
+    /// then retained SuperSlabs and cached large mappings are unmapped.
     pub fn trim(&self) {
+        self.sweep_abandoned();
         self.pool.trim();
         self.large.trim(self.pool.pages());
     }

@@ -417,3 +417,28 @@ fn retained_superslabs_are_purged_on_a_slow_path_after_the_delay() {
     h.thread_exit(&mut tc);
     assert_eq!(h.stats().large_mapped_bytes, 0, "idle large mapping kept");
 }
+
+#[test]
+fn an_abandoned_slab_is_released_by_whoever_frees_its_last_block() {
+    let h = heap(2048, 16);
+    let l = Layout::from_size_align(1000, 8).unwrap();
+    let mut t1 = ThreadCache::new();
+    let keep: Vec<_> = (0..3000).map(|_| h.alloc(&mut t1, l)).collect();
+    h.thread_exit(&mut t1);
+    assert!(h.abandoned_slabs() > 40, "{} abandoned", h.abandoned_slabs());
+    // Another thread frees every block and allocates nothing of that class:
+    // no refill ever adopts the slabs; the frees themselves must release them.
+    let mut t2 = ThreadCache::new();
+    let other = Layout::from_size_align(64, 8).unwrap();
+    let p = h.alloc(&mut t2, other);
+    // SAFETY: live blocks of `l` / `other`.
+    unsafe {
+        for q in keep {
+            h.dealloc(&mut t2, q, l);
+        }
+        h.dealloc(&mut t2, p, other);
+    }
+    h.thread_exit(&mut t2);
+    assert_eq!(h.abandoned_slabs(), 0, "abandoned slabs left after all their blocks came back");
+    assert_eq!(h.pool().stats().live_superslabs, 0);
+}
