@@ -28,7 +28,11 @@ use core::ptr::null;
 const FULL_SCAN: usize = 16;
 /// Bytes a cache bin may hold before draining (capped by the drain interval).
 const BIN_BYTES: usize = 256 << 10;
-/// Smallest bin capacity (after adapting to cross-thread frees).
+/// Bytes a bin starts with: its first refill carves about this much (or one
+/// block), so a thread that touches a class once touches only that.
+const START_BYTES: usize = 8 << 10;
+/// Smallest bin capacity a bin of mostly foreign frees shrinks to (or the
+/// class's full capacity, if smaller).
 const MIN_LIMIT: u32 = 64;
 /// From this size up, `alloc_zeroed` takes never-used blocks of zeroed slabs
 /// (no memset); below it, clearing a cache-warm block is cheaper.
@@ -46,6 +50,7 @@ pub struct Heap<P: PageSource> {
     abandoned_n: AtomicUsize,
     next_id: AtomicUsize,
     drain_interval: u32,
+    tcache_bytes: usize,
     #[cfg(feature = "stats")]
     pub(crate) counters: crate::stats::Counters,
 }
@@ -125,6 +130,7 @@ impl<P: PageSource> Heap<P> {
             abandoned_n: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
             drain_interval: opts.drain_interval.max(2),
+            tcache_bytes: opts.tcache_bytes,
             #[cfg(feature = "stats")]
             counters: crate::stats::Counters::new(),
         }
@@ -332,10 +338,36 @@ impl<P: PageSource> Heap<P> {
         }
         tc.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         tc.heap = self as *const Self as usize;
-        for c in 0..NUM_CLASSES {
-            let limit = self.bin_limit(c);
+        // Bins get their limits on first use (see `start_bin`): limit 0
+        // sends the first pop and push of a class to the slow path.
+    }
+
+    /// Give bin `c` its starting limit if it has none yet (first use of the
+    /// class by this cache).
+    #[inline]
+    fn start_bin(&self, tc: &mut ThreadCache, c: usize) {
+        if tc.bins[c].limit == 0 {
+            let start = ((START_BYTES / class_size(c)) as u32).clamp(2, self.bin_limit(c));
+            let limit = self.grant(tc, c, start);
             tc.bins[c].set_limit(limit);
         }
+    }
+
+    /// The limit bin `c` may have when it asks for `want`: anything smaller
+    /// than its current one, or growth while the thread's granted bytes stay
+    /// within the budget (a bin always gets two blocks). Records the grant;
+    /// the caller sets the limit. Slow paths only.
+    fn grant(&self, tc: &mut ThreadCache, c: usize, want: u32) -> u32 {
+        let size = class_size(c);
+        let old = tc.bins[c].limit;
+        let new = if want > old {
+            let room = (self.tcache_bytes.saturating_sub(tc.granted) / size).min(u32::MAX as usize) as u32;
+            want.min(old.saturating_add(room)).max(want.min(2))
+        } else {
+            want
+        };
+        tc.granted = tc.granted + new as usize * size - old as usize * size;
+        new
     }
 
     /// Refill bin `c` and return one block (null when out of memory).
@@ -344,6 +376,16 @@ impl<P: PageSource> Heap<P> {
     pub(crate) fn refill(&self, tc: &mut ThreadCache, c: usize) -> *mut u8 {
         self.init_cache(tc);
         self.purge_if_due();
+        // A refill is demand: the bin grows (up to its class's capacity,
+        // within the budget), so a class in steady use refills in big
+        // batches while one touched once stays small.
+        if tc.bins[c].limit == 0 {
+            self.start_bin(tc, c);
+        } else {
+            let want = tc.bins[c].limit.saturating_mul(2).min(self.bin_limit(c));
+            let limit = self.grant(tc, c, want);
+            tc.bins[c].set_limit(limit);
+        }
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         let want = (tc.bins[c].limit / 2).max(1);
@@ -437,6 +479,7 @@ impl<P: PageSource> Heap<P> {
     pub(crate) fn drain(&self, tc: &mut ThreadCache, c: usize) {
         tc.check_head(c);
         self.init_cache(tc);
+        self.start_bin(tc, c);
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         let bin = &mut tc.bins[c];
@@ -456,7 +499,8 @@ impl<P: PageSource> Heap<P> {
             let head = bin.head;
             if count == 1 && !self.owned_by(tc, head) {
                 if tc.slabs[c].sent_home {
-                    tc.bins[c].set_limit(MIN_LIMIT);
+                    let limit = self.grant(tc, c, MIN_LIMIT.min(self.bin_limit(c)));
+                    tc.bins[c].set_limit(limit);
                 } else {
                     tc.slabs[c].sent_home = true;
                     let (_, rest) = self.return_blocks(tc, head, 1);
@@ -479,12 +523,13 @@ impl<P: PageSource> Heap<P> {
         // one that frees its own grows back to the full limit.
         let limit = tc.bins[c].limit;
         let limit = if foreign * 2 > n as usize {
-            (limit / 2).max(MIN_LIMIT)
+            (limit / 2).max(MIN_LIMIT.min(self.bin_limit(c)))
         } else if foreign == 0 {
             (limit * 2).min(self.bin_limit(c))
         } else {
             limit
         };
+        let limit = self.grant(tc, c, limit);
         let mut rest = rest;
         if count >= limit {
             // The limit shrank to the count: drain to half of the new one, so
@@ -507,9 +552,10 @@ impl<P: PageSource> Heap<P> {
         }
     }
 
-    /// The full capacity of a bin of class `c`.
+    /// The full capacity of a bin of class `c`: [`BIN_BYTES`] of blocks (at
+    /// least two), at most the drain interval.
     fn bin_limit(&self, c: usize) -> u32 {
-        ((BIN_BYTES / class_size(c)) as u32).clamp(MIN_LIMIT, self.drain_interval.max(MIN_LIMIT))
+        ((BIN_BYTES / class_size(c)) as u32).clamp(2, self.drain_interval.max(2))
     }
 
     /// Return the first `n` blocks of the chain at `b` (or all, for `usize::MAX`)
@@ -663,6 +709,7 @@ impl<P: PageSource> Heap<P> {
             bin.set_limit(0);
             debug_assert_eq!((bin.count(), bin.room), (0, 0));
         }
+        tc.granted = 0;
         tc.id = 0;
     }
 

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `HAKMEM_SS_ACQUIRE_DEBUG` | 0 | 1 = one stderr line per shared-pool stage decision |
 //! | `HAKMEM_TCACHE_DRAIN` | 2048 | most blocks a thread cache bin holds before draining half back to slabs (the seed's drain interval) |
+//! | `HAKMEM_TCACHE_KB` | 4096 | per-thread budget for blocks held in thread-cache bins, in KiB (bins start small and grow with use while the budget allows; at most two blocks per class beyond it) |
 //! | `HAKMEM_RETAIN_MB` | 16 | retired SuperSlabs kept mapped (dirty) for reuse, in MiB; beyond this they are unmapped |
 //! | `HAKMEM_PURGE_DELAY_MS` | 10 | a retained SuperSlab idle this long is purged (`madvise(DONTNEED)`) |
 //! | `HAKMEM_STATS` | 0 | 1 = print the statistics at process exit (feature `stats`) |
@@ -19,6 +20,8 @@ pub struct Options {
     pub acquire_debug: bool,
     /// Thread-cache bin capacity before a drain (count of blocks).
     pub drain_interval: u32,
+    /// Per-thread budget, in bytes, for blocks held in thread-cache bins.
+    pub tcache_bytes: usize,
     /// Dirty bytes of retired SuperSlabs kept for reuse.
     pub retain_bytes: usize,
     /// Idle time after which a retained SuperSlab is purged, in nanoseconds.
@@ -34,6 +37,7 @@ impl Options {
     pub const DEFAULT: Options = Options {
         acquire_debug: false,
         drain_interval: 2048,
+        tcache_bytes: 4 << 20,
         retain_bytes: 16 << 20,
         purge_delay_ns: 10_000_000,
         stats_at_exit: false,
@@ -49,6 +53,9 @@ impl Options {
         }
         if let Some(v) = num(c"HAKMEM_TCACHE_DRAIN") {
             o.drain_interval = v.clamp(2, 1 << 16) as u32;
+        }
+        if let Some(v) = num(c"HAKMEM_TCACHE_KB") {
+            o.tcache_bytes = (v.min(1 << 30) as usize) << 10;
         }
         if let Some(v) = num(c"HAKMEM_RETAIN_MB") {
             o.retain_bytes = (v.min(1 << 20) as usize) << 20;

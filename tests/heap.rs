@@ -442,3 +442,37 @@ fn an_abandoned_slab_is_released_by_whoever_frees_its_last_block() {
     assert_eq!(h.abandoned_slabs(), 0, "abandoned slabs left after all their blocks came back");
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
+
+/// Cached bytes per thread are bounded by the budget (plus at most two
+/// blocks per class), whatever the number of classes in use; before, each
+/// bin could hold 256 KiB of blocks (at least 64 blocks: 2 MiB for 32 KiB
+/// ones), 33 MiB per thread over all classes.
+#[test]
+fn cached_bytes_per_thread_stay_within_the_budget() {
+    use hakmem_alloc::size_class::{class_size, NUM_CLASSES};
+    const BUDGET: usize = 1 << 20;
+    let h = Heap::with_options(MockPages::new(), Options { tcache_bytes: BUDGET, ..Options::DEFAULT });
+    let mut tc = ThreadCache::new();
+    for c in 0..NUM_CLASSES {
+        let size = class_size(c);
+        let l = Layout::from_size_align(size, 8).unwrap();
+        let n = 2 * ((256 << 10) / size).clamp(64, 2048);
+        for _ in 0..3 {
+            let ptrs: Vec<_> = (0..n).map(|_| h.alloc(&mut tc, l)).collect();
+            // SAFETY: live blocks of `l`, freed once.
+            unsafe {
+                for p in ptrs {
+                    h.dealloc(&mut tc, p, l);
+                }
+            }
+        }
+    }
+    let cached: usize = (0..NUM_CLASSES).map(|c| tc.cached(c) as usize * class_size(c)).sum();
+    let slack: usize = (0..NUM_CLASSES).map(|c| 2 * class_size(c)).sum();
+    eprintln!("cached {} KiB (budget {} KiB + slack {} KiB)", cached >> 10, BUDGET >> 10, slack >> 10);
+    assert!(cached <= BUDGET + slack, "a thread caches {} KiB", cached >> 10);
+    // The first classes grew well past their starting size.
+    assert!(tc.cached(1) > 512, "class 1 holds {} blocks", tc.cached(1));
+    h.thread_exit(&mut tc);
+    assert_eq!(h.pool().stats().live_superslabs, 0);
+}
