@@ -141,7 +141,7 @@ impl Large {
             None if align <= PAGE_SIZE => (0..n).max_by_key(|&i| c.e[i].len)?,
             None => return None,
         };
-        let mut e = c.e[i];
+        let e = c.e[i];
         c.e.copy_within(i + 1..n, i);
         c.n -= 1;
         c.bytes -= e.len;
