@@ -49,9 +49,10 @@ cargo +nightly miri test --lib
 echo "== miri: tests/pool.rs (without the stress test)"
 cargo +nightly miri test --test pool -- --skip stress
 
-echo "== miri: tests/heap.rs (OOM recovery, abandonment and adoption)"
+echo "== miri: tests/heap.rs (OOM recovery, abandonment, adoption, claim on free)"
 cargo +nightly miri test --test heap -- --exact \
     out_of_memory_returns_null_and_recovers \
-    exited_threads_slabs_are_abandoned_then_adopted
+    exited_threads_slabs_are_abandoned_then_adopted \
+    an_abandoned_slab_is_released_by_whoever_frees_its_last_block
 
 echo "== miri: passed"

@@ -117,6 +117,25 @@ unsafe extern "C" fn on_thread_exit(_: *mut libc::c_void) {
     // reference to its cache at this point.
     heap().thread_exit(unsafe { &mut *tc });
     tls::mark_unregistered();
+    tls::mark_exited();
+}
+
+/// After this thread's exit hook has run (a free or allocation made by a
+/// later TLS destructor), flush the cache after each slow-path operation:
+/// the hook may never run again. Such a thread's every operation takes the
+/// slow path (its bins have limit 0), so nothing is left cached.
+#[inline]
+fn flush_if_exited() {
+    if tls::exited() {
+        late_flush();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn late_flush() {
+    // SAFETY: no other reference to this thread's cache is live here.
+    heap().thread_exit(unsafe { &mut *tls::cache() });
 }
 
 #[cold]
@@ -125,7 +144,9 @@ fn alloc_small_slow(c: usize) -> *mut u8 {
     tls::ensure_registered(on_thread_exit);
     // SAFETY: no other reference to this thread's cache is live (the caller
     // dropped its use before calling; registration may re-enter and finish).
-    heap().refill(unsafe { &mut *tls::cache() }, c)
+    let p = heap().refill(unsafe { &mut *tls::cache() }, c);
+    flush_if_exited();
+    p
 }
 
 #[cold]
@@ -133,7 +154,8 @@ fn alloc_small_slow(c: usize) -> *mut u8 {
 fn free_small_slow(c: usize) {
     tls::ensure_registered(on_thread_exit);
     // SAFETY: as in alloc_small_slow.
-    heap().drain(unsafe { &mut *tls::cache() }, c)
+    heap().drain(unsafe { &mut *tls::cache() }, c);
+    flush_if_exited();
 }
 
 #[cold]
@@ -185,7 +207,9 @@ fn alloc_zeroed_uncommon(layout: Layout) -> *mut u8 {
     tls::ensure_registered(on_thread_exit);
     // SAFETY: the thread's cache, used only for the duration of this call;
     // nothing below re-enters the global allocator.
-    heap().alloc_zeroed(unsafe { &mut *tls::cache() }, layout)
+    let p = heap().alloc_zeroed(unsafe { &mut *tls::cache() }, layout);
+    flush_if_exited();
+    p
 }
 
 /// Everything `dealloc` does not serve inline (see [`alloc_uncommon`]).
@@ -249,7 +273,9 @@ unsafe impl GlobalAlloc for HakMem {
         tls::ensure_registered(on_thread_exit);
         // SAFETY: caller contract forwarded; the cache reference lives only
         // for this call and nothing below re-enters the global allocator.
-        unsafe { heap().realloc(&mut *tls::cache(), ptr, layout, new_size) }
+        let q = unsafe { heap().realloc(&mut *tls::cache(), ptr, layout, new_size) };
+        flush_if_exited();
+        q
     }
 }
 
@@ -367,14 +393,18 @@ impl HakMem {
         crate::stats::print(&heap().stats());
     }
 
-    /// Give retained memory (cached SuperSlabs and large mappings) back to the OS now.
+    /// Give back to the OS now everything that can go: abandoned slabs whose
+    /// blocks have all come back, retained SuperSlabs, cached large mappings.
+    /// Blocks cached by live threads stay (each thread's
+    /// [`HakMem::flush_thread_cache`] returns its own).
     pub fn trim() {
         heap().trim();
     }
 
-    /// Flush the calling thread's cache now (what thread exit does).
+    /// Flush the calling thread's cache now (what thread exit does) and
+    /// release the abandoned slabs whose blocks have all come back.
     pub fn flush_thread_cache() {
         // SAFETY: no other reference to this thread's cache is live here.
-        heap().thread_exit(unsafe { &mut *tls::cache() });
+        heap().flush(unsafe { &mut *tls::cache() });
     }
 }

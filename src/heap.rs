@@ -19,7 +19,7 @@ use crate::platform::PageSource;
 use crate::pool::Pool;
 use crate::size_class::{class_of, class_size, NUM_CLASSES};
 use crate::slab::{Block, ListTag, Slab};
-use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
+use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::tcache::{ClassSlabs, ThreadCache};
 use core::alloc::Layout;
 use core::ptr::null;
@@ -28,19 +28,19 @@ use core::ptr::null;
 const FULL_SCAN: usize = 16;
 /// Bytes a cache bin may hold before draining (capped by the drain interval).
 const BIN_BYTES: usize = 256 << 10;
-/// Smallest bin capacity (after adapting to cross-thread frees).
+/// Bytes a bin starts with: its first refill carves about this much (or one
+/// block), so a thread that touches a class once touches only that.
+const START_BYTES: usize = 8 << 10;
+/// Smallest bin capacity a bin of mostly foreign frees shrinks to (or the
+/// class's full capacity, if smaller).
 const MIN_LIMIT: u32 = 64;
 /// From this size up, `alloc_zeroed` takes never-used blocks of zeroed slabs
 /// (no memset); below it, clearing a cache-warm block is cheaper.
 pub(crate) const ZERO_CARVE_MIN: usize = 1024;
 
-struct Abandoned {
-    heads: [*const Slab; NUM_CLASSES],
-}
-
-// SAFETY: the slab pointers refer to registry records that outlive the heap's
-// users; they are only followed under the mutex.
-unsafe impl Send for Abandoned {}
+#[path = "heap_reclaim.rs"]
+mod reclaim;
+use reclaim::Abandoned;
 
 /// Every heap lock, held across a `fork`; dropping it unlocks them all.
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
@@ -58,6 +58,7 @@ pub struct Heap<P: PageSource> {
     abandoned_n: AtomicUsize,
     next_id: AtomicUsize,
     drain_interval: u32,
+    tcache_bytes: usize,
     #[cfg(feature = "stats")]
     pub(crate) counters: crate::stats::Counters,
 }
@@ -133,10 +134,11 @@ impl<P: PageSource> Heap<P> {
         Heap {
             pool: Pool::new(pages, opts),
             large: Large::new(),
-            abandoned: Mutex::new(Abandoned { heads: [null(); NUM_CLASSES] }),
+            abandoned: Mutex::new(Abandoned::new()),
             abandoned_n: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
             drain_interval: opts.drain_interval.max(2),
+            tcache_bytes: opts.tcache_bytes,
             #[cfg(feature = "stats")]
             counters: crate::stats::Counters::new(),
         }
@@ -305,6 +307,7 @@ impl<P: PageSource> Heap<P> {
 
     #[cold]
     pub(crate) fn alloc_large(&self, layout: Layout, zero: bool) -> *mut u8 {
+        self.purge_if_due();
         let p = self.large.alloc(self.pool.pages(), layout.size(), layout.align(), zero);
         #[cfg(feature = "stats")]
         if !p.is_null() {
@@ -322,6 +325,18 @@ impl<P: PageSource> Heap<P> {
         }
         // SAFETY: caller contract.
         unsafe { self.large.free(self.pool.pages(), p) };
+        self.purge_if_due();
+    }
+
+    /// Give back retained memory whose purge delay has passed: retired
+    /// SuperSlabs are purged, cached large mappings unmapped. Nearly free
+    /// when nothing is retained (two relaxed loads); called from every slow
+    /// path (refill, drain, large alloc and free, thread exit), so memory
+    /// goes back after the delay without a background thread.
+    #[inline]
+    fn purge_if_due(&self) {
+        self.pool.purge_if_due();
+        self.large.release_if_due(self.pool.pages(), self.pool.options().purge_delay_ns);
     }
 
     fn init_cache(&self, tc: &mut ThreadCache) {
@@ -331,10 +346,36 @@ impl<P: PageSource> Heap<P> {
         }
         tc.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         tc.heap = self as *const Self as usize;
-        for c in 0..NUM_CLASSES {
-            let limit = self.bin_limit(c);
+        // Bins get their limits on first use (see `start_bin`): limit 0
+        // sends the first pop and push of a class to the slow path.
+    }
+
+    /// Give bin `c` its starting limit if it has none yet (first use of the
+    /// class by this cache).
+    #[inline]
+    fn start_bin(&self, tc: &mut ThreadCache, c: usize) {
+        if tc.bins[c].limit == 0 {
+            let start = ((START_BYTES / class_size(c)) as u32).clamp(2, self.bin_limit(c));
+            let limit = self.grant(tc, c, start);
             tc.bins[c].set_limit(limit);
         }
+    }
+
+    /// The limit bin `c` may have when it asks for `want`: anything smaller
+    /// than its current one, or growth while the thread's granted bytes stay
+    /// within the budget (a bin always gets two blocks). Records the grant;
+    /// the caller sets the limit. Slow paths only.
+    fn grant(&self, tc: &mut ThreadCache, c: usize, want: u32) -> u32 {
+        let size = class_size(c);
+        let old = tc.bins[c].limit;
+        let new = if want > old {
+            let room = (self.tcache_bytes.saturating_sub(tc.granted) / size).min(u32::MAX as usize) as u32;
+            want.min(old.saturating_add(room)).max(want.min(2))
+        } else {
+            want
+        };
+        tc.granted = tc.granted + new as usize * size - old as usize * size;
+        new
     }
 
     /// Refill bin `c` and return one block (null when out of memory).
@@ -342,6 +383,17 @@ impl<P: PageSource> Heap<P> {
     #[inline(never)]
     pub(crate) fn refill(&self, tc: &mut ThreadCache, c: usize) -> *mut u8 {
         self.init_cache(tc);
+        self.purge_if_due();
+        // A refill is demand: the bin grows (up to its class's capacity,
+        // within the budget), so a class in steady use refills in big
+        // batches while one touched once stays small.
+        if tc.bins[c].limit == 0 {
+            self.start_bin(tc, c);
+        } else {
+            let want = tc.bins[c].limit.saturating_mul(2).min(self.bin_limit(c));
+            let limit = self.grant(tc, c, want);
+            tc.bins[c].set_limit(limit);
+        }
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         let want = (tc.bins[c].limit / 2).max(1);
@@ -428,29 +480,6 @@ impl<P: PageSource> Heap<P> {
         }
     }
 
-    fn adopt(&self, id: usize, c: usize) -> Option<&Slab> {
-        if self.abandoned_n.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
-        let mut ab = lock(&self.abandoned);
-        // SAFETY: abandoned slabs are owned by the lock holder.
-        let s = unsafe { ab.heads[c].as_ref()? };
-        // SAFETY: as above.
-        unsafe {
-            ab.heads[c] = s.local(|l| l.next);
-            s.local(|l| {
-                l.next = null();
-                l.list = ListTag::None;
-            });
-        }
-        s.set_owner(id);
-        drop(ab);
-        self.abandoned_n.fetch_sub(1, Ordering::Relaxed);
-        // SAFETY: now owned by `id`.
-        unsafe { s.collect_remote() };
-        Some(s)
-    }
-
     /// Drain bin `c` down to half its limit, returning blocks to their slabs.
     /// The newest blocks go, so nothing is walked that is not returned.
     #[cold]
@@ -458,6 +487,7 @@ impl<P: PageSource> Heap<P> {
     pub(crate) fn drain(&self, tc: &mut ThreadCache, c: usize) {
         tc.check_head(c);
         self.init_cache(tc);
+        self.start_bin(tc, c);
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         let bin = &mut tc.bins[c];
@@ -477,7 +507,8 @@ impl<P: PageSource> Heap<P> {
             let head = bin.head;
             if count == 1 && !self.owned_by(tc, head) {
                 if tc.slabs[c].sent_home {
-                    tc.bins[c].set_limit(MIN_LIMIT);
+                    let limit = self.grant(tc, c, MIN_LIMIT.min(self.bin_limit(c)));
+                    tc.bins[c].set_limit(limit);
                 } else {
                     tc.slabs[c].sent_home = true;
                     let (_, rest) = self.return_blocks(tc, head, 1);
@@ -491,18 +522,22 @@ impl<P: PageSource> Heap<P> {
         let n = count - bin.limit / 2;
         let head = bin.head;
         let (foreign, rest) = self.return_blocks(tc, head, n as usize);
+        // Here, not on the early return above: that one can run once per
+        // free (a bin that keeps going empty); this one once per batch.
+        self.purge_if_due();
         let mut count = count - n;
         // Adapt: a bin that mostly frees other threads' blocks drains in small
         // batches, so those blocks flow back to their owners while still hot;
         // one that frees its own grows back to the full limit.
         let limit = tc.bins[c].limit;
         let limit = if foreign * 2 > n as usize {
-            (limit / 2).max(MIN_LIMIT)
+            (limit / 2).max(MIN_LIMIT.min(self.bin_limit(c)))
         } else if foreign == 0 {
             (limit * 2).min(self.bin_limit(c))
         } else {
             limit
         };
+        let limit = self.grant(tc, c, limit);
         let mut rest = rest;
         if count >= limit {
             // The limit shrank to the count: drain to half of the new one, so
@@ -525,9 +560,10 @@ impl<P: PageSource> Heap<P> {
         }
     }
 
-    /// The full capacity of a bin of class `c`.
+    /// The full capacity of a bin of class `c`: [`BIN_BYTES`] of blocks (at
+    /// least two), at most the drain interval.
     fn bin_limit(&self, c: usize) -> u32 {
-        ((BIN_BYTES / class_size(c)) as u32).clamp(MIN_LIMIT, self.drain_interval.max(MIN_LIMIT))
+        ((BIN_BYTES / class_size(c)) as u32).clamp(2, self.drain_interval.max(2))
     }
 
     /// Return the first `n` blocks of the chain at `b` (or all, for `usize::MAX`)
@@ -553,7 +589,10 @@ impl<P: PageSource> Heap<P> {
                         crate::out::fatal("free of a pointer not allocated by hakmem", b.cast());
                     };
                     let s = self.pool.slab(m, slot);
-                    let local = s.owner() == tc.id;
+                    let owner = s.owner();
+                    // A block for an abandoned slab: take the slab over, so
+                    // its last free releases it (see `heap_reclaim`).
+                    let local = owner == tc.id || (owner == 0 && self.claim(tc, s));
                     last = Some((key, s, local));
                     (s, local)
                 }
@@ -671,50 +710,41 @@ impl<P: PageSource> Heap<P> {
             tc.slabs[c].full_tail = null();
             tc.slabs[c].sent_home = false;
         }
+        self.purge_if_due();
         for bin in &mut tc.bins {
             // Limit 0 and count 0 (room 0): the first free takes the cold
             // path, which sets the limit again from a count of zero.
             bin.set_limit(0);
             debug_assert_eq!((bin.count(), bin.room), (0, 0));
         }
+        tc.granted = 0;
         tc.id = 0;
     }
 
-    /// # Safety
-    /// Caller owns `s`, which is on no list.
-    unsafe fn abandon(&self, s: &Slab, c: usize) {
-        s.set_owner(0);
-        let mut ab = lock(&self.abandoned);
-        // SAFETY: the lock now guards the slab's owner-only state.
-        unsafe {
-            s.local(|l| {
-                l.next = ab.heads[c];
-                l.list = ListTag::Abandoned;
-            })
-        };
-        ab.heads[c] = s;
-        drop(ab);
-        self.abandoned_n.fetch_add(1, Ordering::Relaxed);
+    /// Flush a cache (as [`Heap::thread_exit`]) and release the abandoned
+    /// slabs whose blocks have all come back, this thread's included.
+    pub fn flush(&self, tc: &mut ThreadCache) {
+        self.thread_exit(tc);
+        self.sweep_abandoned();
     }
 
-    /// Slabs currently abandoned by exited threads.
-    pub fn abandoned_slabs(&self) -> usize {
-        self.abandoned_n.load(Ordering::Relaxed)
-    }
-
-    /// Give retained memory back to the OS now (cached SuperSlabs and large mappings).
+    /// Give back to the OS everything that can go now: abandoned slabs whose
+    /// blocks have all come back are released (and their SuperSlabs retired),
+    /// then retained SuperSlabs and cached large mappings are unmapped.
     pub fn trim(&self) {
+        self.sweep_abandoned();
         self.pool.trim();
         self.large.trim(self.pool.pages());
     }
 
     /// Take every lock of the heap (abandoned slabs, pool backend, large
-    /// cache), for the duration of a `fork`; see `crate::fork`. No code path
-    /// holds two of them at once, so any order is deadlock-free.
+    /// cache), for the duration of a `fork`; see `crate::fork`. The only
+    /// nesting elsewhere is abandoned list -> pool backend (a sweep releasing
+    /// slabs), the same order as here, so this cannot deadlock.
     #[cfg(not(any(feature = "loom", feature = "shuttle")))]
     pub(crate) fn fork_lock(&self) -> HeapForkGuard<'_> {
         HeapForkGuard {
-            _abandoned: lock(&self.abandoned),
+            _abandoned: crate::sync::lock(&self.abandoned),
             _pool: self.pool.fork_lock(),
             _large: self.large.fork_lock(),
         }

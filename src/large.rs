@@ -3,6 +3,10 @@
 //! mapping, and a small cache of recently freed mappings so that workloads
 //! cycling through large buffers do not pay a syscall per call.
 //!
+//! `alloc_zeroed` stays lazy: a fresh mapping reads as zero and is not
+//! touched; a cached mapping is cleared only over the bytes that can be dirty
+//! (its old length: a mapping grown with `remap` gets zero pages past it).
+//!
 //! Layout of one large block (`off = max(PAGE, align)`):
 //! `[ ... | header (last PAGE before payload) | payload ... ]`, mapping aligned
 //! to `max(PAGE, align)`, payload at `base + off`.
@@ -31,6 +35,8 @@ struct Header {
 struct Cached {
     base: *mut u8,
     len: usize,
+    /// When it was cached (page-source clock, ns).
+    since: u64,
 }
 
 struct Cache {
@@ -51,6 +57,9 @@ pub(crate) struct LargeForkGuard<'a> {
 /// Large-block manager.
 pub struct Large {
     cache: Mutex<Cache>,
+    /// Oldest `since` in the cache (`u64::MAX` = empty), read without the lock
+    /// by [`Large::release_if_due`].
+    oldest: AtomicU64,
     live_bytes: AtomicU64,
     mapped_bytes: AtomicU64,
 }
@@ -66,10 +75,11 @@ impl Large {
     pub fn new() -> Self {
         Self {
             cache: Mutex::new(Cache {
-                e: [Cached { base: core::ptr::null_mut(), len: 0 }; CACHE_SLOTS],
+                e: [Cached { base: core::ptr::null_mut(), len: 0, since: 0 }; CACHE_SLOTS],
                 n: 0,
                 bytes: 0,
             }),
+            oldest: AtomicU64::new(u64::MAX),
             live_bytes: AtomicU64::new(0),
             mapped_bytes: AtomicU64::new(0),
         }
@@ -89,8 +99,9 @@ impl Large {
     #[cold]
     pub fn alloc<P: PageSource>(&self, pages: &P, size: usize, align: usize, zero: bool) -> *mut u8 {
         let Some((off, len)) = layout_of(size, align) else { return core::ptr::null_mut() };
-        let (base, map_len, fresh) = match self.cache_take(pages, len, off) {
-            Some(c) => (c.base, c.len, false),
+        // `dirty`: bytes from `base` that may hold old data (0 = fresh).
+        let (base, map_len, dirty) = match self.cache_take(pages, len, off) {
+            Some((c, dirty)) => (c.base, c.len, dirty),
             None => {
                 // Big blocks get 2 MiB-aligned mappings advised for huge pages:
                 // one fault per 2 MiB instead of 512.
@@ -104,7 +115,7 @@ impl Large {
                     unsafe { pages.hint_dense(p, len) };
                 }
                 self.mapped_bytes.fetch_add(len as u64, Ordering::Relaxed);
-                (p, len, true)
+                (p, len, 0)
             }
         };
         // SAFETY: [base, base+map_len) is a mapping we own; off >= PAGE so the
@@ -113,8 +124,12 @@ impl Large {
             let payload = base.add(off);
             let h = payload.sub(PAGE_SIZE).cast::<Header>();
             h.write(Header { magic: MAGIC, base, len: map_len, size });
-            if zero && !fresh {
-                core::ptr::write_bytes(payload, 0, size);
+            if zero {
+                // Only the part of the payload that lies below the dirty
+                // length; pages past it are zero pages the kernel has not
+                // even backed yet, and must stay that way.
+                let dirty_payload = dirty.saturating_sub(off).min(size);
+                core::ptr::write_bytes(payload, 0, dirty_payload);
             }
             self.live_bytes.fetch_add(size as u64, Ordering::Relaxed);
             payload
@@ -124,7 +139,10 @@ impl Large {
     /// Take a cached mapping for `len` bytes at alignment `align`: the best fit
     /// among those large enough, else (page alignment only) the largest one
     /// resized with `remap`, whose resident pages then need no new faults.
-    fn cache_take<P: PageSource>(&self, pages: &P, len: usize, align: usize) -> Option<Cached> {
+    /// Returns the mapping and how many bytes from its base may be dirty: the
+    /// whole of a mapping taken as it is, only the old length of one grown
+    /// (`remap` extends it with zero pages).
+    fn cache_take<P: PageSource>(&self, pages: &P, len: usize, align: usize) -> Option<(Cached, usize)> {
         let mut c = lock(&self.cache);
         let n = c.n;
         let aligned = |e: &Cached| (e.base as usize) % align == 0;
@@ -134,10 +152,11 @@ impl Large {
             None if align <= PAGE_SIZE => (0..n).max_by_key(|&i| c.e[i].len)?,
             None => return None,
         };
-        let mut e = c.e[i];
+        let e = c.e[i];
         c.e.copy_within(i + 1..n, i);
         c.n -= 1;
         c.bytes -= e.len;
+        self.oldest.store(if c.n == 0 { u64::MAX } else { c.e[0].since }, Ordering::Relaxed);
         drop(c);
         // Shrink only mappings that are both much larger and big: a few MiB of
         // resident slack is cheaper than faulting the pages in again.
@@ -155,10 +174,16 @@ impl Large {
             } else {
                 self.mapped_bytes.fetch_add(len as u64, Ordering::Relaxed);
                 self.mapped_bytes.fetch_sub(e.len as u64, Ordering::Relaxed);
-                e = Cached { base: nb, len };
+                if len > e.len && len >= HUGE {
+                    // SAFETY: the whole remapped range is ours. The advice a
+                    // fresh mapping of this size would have had.
+                    unsafe { pages.hint_dense(nb, len) };
+                }
+                let dirty = e.len.min(len);
+                return Some((Cached { base: nb, len, since: e.since }, dirty));
             }
         }
-        Some(e)
+        Some((e, e.len))
     }
 
     /// Header of a large block, validated.
@@ -223,9 +248,11 @@ impl Large {
             }
             if c.n < CACHE_SLOTS && c.bytes + len <= CACHE_MAX_BYTES {
                 let n = c.n;
-                c.e[n] = Cached { base, len };
+                let since = pages.now_ns();
+                c.e[n] = Cached { base, len, since };
                 c.n += 1;
                 c.bytes += len;
+                self.oldest.store(c.e[0].since, Ordering::Relaxed);
                 return;
             }
         }
@@ -302,6 +329,35 @@ impl Large {
         }
         c.n = 0;
         c.bytes = 0;
+        self.oldest.store(u64::MAX, Ordering::Relaxed);
+    }
+
+    /// Unmap cached mappings idle for at least `delay` ns, if any is: one
+    /// relaxed load while the cache is empty or young. Called from the heap's
+    /// slow paths, so an idle process does not keep them.
+    pub fn release_if_due<P: PageSource>(&self, pages: &P, delay: u64) {
+        let oldest = self.oldest.load(Ordering::Relaxed);
+        if oldest == u64::MAX {
+            return;
+        }
+        let now = pages.now_ns();
+        if now.saturating_sub(oldest) < delay {
+            return;
+        }
+        let mut c = lock(&self.cache);
+        // Entries are in caching order (oldest first).
+        let n = c.n;
+        let k = c.e[..n].iter().take_while(|e| now.saturating_sub(e.since) >= delay).count();
+        for i in 0..k {
+            let e = c.e[i];
+            self.mapped_bytes.fetch_sub(e.len as u64, Ordering::Relaxed);
+            // SAFETY: cached mappings are whole and unreferenced.
+            unsafe { pages.unmap(e.base, e.len) };
+            c.bytes -= e.len;
+        }
+        c.e.copy_within(k..n, 0);
+        c.n -= k;
+        self.oldest.store(if c.n == 0 { u64::MAX } else { c.e[0].since }, Ordering::Relaxed);
     }
 }
 

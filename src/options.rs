@@ -8,10 +8,11 @@
 //! |---|---|---|
 //! | `HAKMEM_SS_ACQUIRE_DEBUG` | 0 | 1 = one stderr line per shared-pool stage decision |
 //! | `HAKMEM_TCACHE_DRAIN` | 2048 | most blocks a thread cache bin holds before draining half back to slabs (the seed's drain interval); 2..=65536 |
+//! | `HAKMEM_TCACHE_KB` | 4096 | per-thread budget for blocks held in thread-cache bins, in KiB (bins start small and grow with use while the budget allows; at most two blocks per class beyond it) |
 //! | `HAKMEM_RETAIN_MB` | 16 | retired SuperSlabs kept mapped for reuse, in MiB; beyond this they are unmapped at once |
-//! | `HAKMEM_PURGE_DELAY_MS` | 10 | a retained SuperSlab idle this long is purged (`madvise(DONTNEED)`) the next time the pool retires a SuperSlab or maps one (Stage 3) |
+//! | `HAKMEM_PURGE_DELAY_MS` | 10 | a retained SuperSlab (or cached large mapping) idle this long is purged (`madvise(DONTNEED)`) or unmapped at the next allocator slow path (refill, drain, large alloc/free, thread exit) or `trim()`; there is no background thread |
 //! | `HAKMEM_STATS` | 0 | 1 = print the statistics at process exit (always available; per-class counts need feature `stats`) |
-//! | `HAKMEM_THP` | 1 | 1 = ask for transparent huge pages on each new SuperSlab (`madvise(HUGEPAGE)`, where the kernel offers them on request): one fault per 2 MiB instead of 512; 0 = 4 KiB pages, less resident memory for tiny programs |
+//! | `HAKMEM_THP` | 0 | 1 = ask for transparent huge pages on each new SuperSlab (`madvise(HUGEPAGE)`): one fault per 2 MiB instead of 512, but with the kernel's usual `defrag=madvise` each such fault may compact memory synchronously (a JSON batch job's parse phase ran 2.5x slower), and every SuperSlab touched costs 2 MiB resident (a thread touching each class once: +4.1 MiB instead of +0.6 MiB). Off by default |
 //!
 //! Programs set the same fields before the heap starts with
 //! `HakMem::configure`; the environment still overrides them, variable by
@@ -31,11 +32,13 @@ pub struct Options {
     pub acquire_debug: bool,
     /// Thread-cache bin capacity before a drain, in blocks (`HAKMEM_TCACHE_DRAIN`).
     pub drain_interval: u32,
+    /// Per-thread budget, in bytes, for blocks held in thread-cache bins (`HAKMEM_TCACHE_KB`).
+    pub tcache_bytes: usize,
     /// Bytes of retired SuperSlabs kept mapped for reuse (`HAKMEM_RETAIN_MB`).
     pub retain_bytes: usize,
     /// Idle time after which a retained SuperSlab may be purged, in
-    /// nanoseconds (`HAKMEM_PURGE_DELAY_MS`). The check runs when the pool
-    /// retires or maps a SuperSlab; there is no background thread.
+    /// nanoseconds (`HAKMEM_PURGE_DELAY_MS`). The check runs on the
+    /// allocator's slow paths and in `trim()`; there is no background thread.
     pub purge_delay_ns: u64,
     /// Print statistics at exit (`HAKMEM_STATS`).
     pub stats_at_exit: bool,
@@ -54,7 +57,7 @@ struct Var {
 }
 
 /// The option table, in the order of the module's documentation.
-const VARS: [Var; 6] = [
+const VARS: [Var; 7] = [
     Var {
         name: c"HAKMEM_SS_ACQUIRE_DEBUG",
         min: 0,
@@ -68,6 +71,13 @@ const VARS: [Var; 6] = [
         max: 1 << 16,
         get: |o| o.drain_interval as u64,
         set: |o, v| o.drain_interval = v as u32,
+    },
+    Var {
+        name: c"HAKMEM_TCACHE_KB",
+        min: 0,
+        max: 1 << 30,
+        get: |o| (o.tcache_bytes >> 10) as u64,
+        set: |o, v| o.tcache_bytes = (v as usize) << 10,
     },
     Var {
         name: c"HAKMEM_RETAIN_MB",
@@ -94,7 +104,7 @@ const VARS: [Var; 6] = [
 ];
 
 /// What was wrong with one variable's value. Printed as one line, e.g.
-/// `hakmem: HAKMEM_THP=off is not a number; using 1`.
+/// `hakmem: HAKMEM_THP=off is not a number; using 0`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BadValue<'a> {
     name: &'static CStr,
@@ -120,10 +130,12 @@ impl Options {
     pub const DEFAULT: Options = Options {
         acquire_debug: false,
         drain_interval: 2048,
+        tcache_bytes: 4 << 20,
         retain_bytes: 16 << 20,
         purge_delay_ns: 10_000_000,
         stats_at_exit: false,
-        huge_pages: true,
+        // Off: see the table above (issue 17's batch and footprint figures).
+        huge_pages: false,
     };
 
     /// The defaults overridden by the `HAKMEM_*` environment. Does not allocate.
@@ -176,6 +188,12 @@ impl Options {
         } else {
             blocks
         };
+        self
+    }
+
+    /// With a per-thread budget of `bytes` for blocks held in thread-cache bins.
+    pub const fn with_tcache_bytes(mut self, bytes: usize) -> Self {
+        self.tcache_bytes = bytes;
         self
     }
 
@@ -290,7 +308,7 @@ mod tests {
             lines,
             [
                 "hakmem: HAKMEM_TCACHE_DRAIN= is not a number; using 500",
-                "hakmem: HAKMEM_THP=off is not a number; using 1"
+                "hakmem: HAKMEM_THP=off is not a number; using 0"
             ]
         );
     }
@@ -321,5 +339,11 @@ mod tests {
     fn defaults_match_the_seed() {
         assert_eq!(Options::DEFAULT.drain_interval, 2048);
         assert_eq!(Options::DEFAULT.acquire_debug, false);
+    }
+
+    #[test]
+    #[allow(clippy::bool_assert_comparison)]
+    fn huge_pages_are_opt_in() {
+        assert_eq!(Options::DEFAULT.huge_pages, false);
     }
 }

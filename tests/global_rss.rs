@@ -48,5 +48,24 @@ fn rss_returns_near_start_after_400mib_burst() {
             before >> 20,
             after >> 20
         );
+        // The purge delay passes and the process makes one slow-path call
+        // (a large block): retained SuperSlabs are purged without `trim`.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let big = Layout::from_size_align(1 << 20, 8).unwrap();
+        // SAFETY: non-zero size; freed right away.
+        unsafe { dealloc(std::hint::black_box(alloc(big)), big) };
+        let quiet = resident_bytes();
+        HakMem::flush_thread_cache();
+        HakMem::trim();
+        let trimmed = resident_bytes();
+        eprintln!(
+            "size {size}: after the purge delay {} KiB, after flush+trim {} KiB (start {} KiB); {:?}",
+            quiet >> 10,
+            trimmed >> 10,
+            before >> 10,
+            HakMem::stats().pool
+        );
+        assert!(quiet < before + (16 << 20), "retained memory not purged after the delay: {} KiB", quiet >> 10);
+        assert!(trimmed < before + (10 << 20), "rss after trim {} KiB, start {} KiB", trimmed >> 10, before >> 10);
     }
 }

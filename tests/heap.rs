@@ -376,3 +376,100 @@ fn realloc_and_zeroed_on_heap_value() {
     }
     h.thread_exit(&mut tc);
 }
+
+#[test]
+fn retained_superslabs_are_purged_on_a_slow_path_after_the_delay() {
+    // Retain up to 16 MiB; delay 10 ms of the mock clock.
+    let h = heap(2048, 16);
+    let l = Layout::from_size_align(1000, 8).unwrap();
+    let mut tc = ThreadCache::new();
+    let ptrs: Vec<_> = (0..4000).map(|_| h.alloc(&mut tc, l)).collect();
+    // SAFETY: live blocks of `l`.
+    unsafe {
+        for p in ptrs {
+            h.dealloc(&mut tc, p, l);
+        }
+    }
+    h.thread_exit(&mut tc);
+    let s = h.pool().stats();
+    assert!(s.cached_superslabs > 0 && s.cached_dirty_bytes > 0, "nothing retained: {s:?}");
+    // A slow path before the delay purges nothing.
+    let big = Layout::from_size_align(1 << 20, 8).unwrap();
+    let p = h.alloc(&mut tc, big);
+    assert_eq!(h.pool().stats().cached_dirty_bytes, s.cached_dirty_bytes);
+    h.pages().advance_clock(Options::DEFAULT.purge_delay_ns);
+    // The process goes quiet; its next slow path (a large free, no Stage 3
+    // and no retirement) purges what has waited past the delay.
+    // SAFETY: live large block of `big`.
+    unsafe { h.dealloc(&mut tc, p, big) };
+    let after = h.pool().stats();
+    assert_eq!(after.cached_dirty_bytes, 0, "retained memory not purged: {after:?}");
+    assert_eq!(after.cached_superslabs, s.cached_superslabs);
+    // The large mapping cached by that free is unmapped once it has waited too.
+    assert!(h.stats().large_mapped_bytes > 0);
+    h.pages().advance_clock(Options::DEFAULT.purge_delay_ns);
+    let q = h.alloc(&mut tc, l);
+    // SAFETY: live block of `l`.
+    unsafe { h.dealloc(&mut tc, q, l) };
+    h.thread_exit(&mut tc);
+    assert_eq!(h.stats().large_mapped_bytes, 0, "idle large mapping kept");
+}
+
+#[test]
+fn an_abandoned_slab_is_released_by_whoever_frees_its_last_block() {
+    let h = heap(2048, 16);
+    let l = Layout::from_size_align(1000, 8).unwrap();
+    let mut t1 = ThreadCache::new();
+    let keep: Vec<_> = (0..3000).map(|_| h.alloc(&mut t1, l)).collect();
+    h.thread_exit(&mut t1);
+    assert!(h.abandoned_slabs() > 40, "{} abandoned", h.abandoned_slabs());
+    // Another thread frees every block and allocates nothing of that class:
+    // no refill ever adopts the slabs; the frees themselves must release them.
+    let mut t2 = ThreadCache::new();
+    let other = Layout::from_size_align(64, 8).unwrap();
+    let p = h.alloc(&mut t2, other);
+    // SAFETY: live blocks of `l` / `other`.
+    unsafe {
+        for q in keep {
+            h.dealloc(&mut t2, q, l);
+        }
+        h.dealloc(&mut t2, p, other);
+    }
+    h.thread_exit(&mut t2);
+    assert_eq!(h.abandoned_slabs(), 0, "abandoned slabs left after all their blocks came back");
+    assert_eq!(h.pool().stats().live_superslabs, 0);
+}
+
+/// Cached bytes per thread are bounded by the budget (plus at most two
+/// blocks per class), whatever the number of classes in use; before, each
+/// bin could hold 256 KiB of blocks (at least 64 blocks: 2 MiB for 32 KiB
+/// ones), 33 MiB per thread over all classes.
+#[test]
+fn cached_bytes_per_thread_stay_within_the_budget() {
+    use hakmem_alloc::size_class::{class_size, NUM_CLASSES};
+    const BUDGET: usize = 1 << 20;
+    let h = Heap::with_options(MockPages::new(), Options::DEFAULT.with_tcache_bytes(BUDGET));
+    let mut tc = ThreadCache::new();
+    for c in 0..NUM_CLASSES {
+        let size = class_size(c);
+        let l = Layout::from_size_align(size, 8).unwrap();
+        let n = 2 * ((256 << 10) / size).clamp(64, 2048);
+        for _ in 0..3 {
+            let ptrs: Vec<_> = (0..n).map(|_| h.alloc(&mut tc, l)).collect();
+            // SAFETY: live blocks of `l`, freed once.
+            unsafe {
+                for p in ptrs {
+                    h.dealloc(&mut tc, p, l);
+                }
+            }
+        }
+    }
+    let cached: usize = (0..NUM_CLASSES).map(|c| tc.cached(c) as usize * class_size(c)).sum();
+    let slack: usize = (0..NUM_CLASSES).map(|c| 2 * class_size(c)).sum();
+    eprintln!("cached {} KiB (budget {} KiB + slack {} KiB)", cached >> 10, BUDGET >> 10, slack >> 10);
+    assert!(cached <= BUDGET + slack, "a thread caches {} KiB", cached >> 10);
+    // The first classes grew well past their starting size.
+    assert!(tc.cached(1) > 512, "class 1 holds {} blocks", tc.cached(1));
+    h.thread_exit(&mut tc);
+    assert_eq!(h.pool().stats().live_superslabs, 0);
+}

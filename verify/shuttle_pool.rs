@@ -408,6 +408,8 @@ fn heap_cross_free(seen: &SeenRef) {
             wt.free(&mut tc, id, b, &st);
         }
         wt.heap.thread_exit(&mut tc);
+        // Slabs left abandoned now (frees into them later take them over).
+        st.abandoned.fetch_add(wt.heap.abandoned_slabs() as u64, Ordering::Relaxed);
     });
     let main = HEAP_THREADS as u64;
     let mut tc = ThreadCache::new();

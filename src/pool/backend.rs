@@ -90,6 +90,17 @@ impl Backend {
         n
     }
 
+    /// When the next purge is due: the earliest `since + delay` of a dirty
+    /// cached SuperSlab, `u64::MAX` when none is dirty.
+    pub(crate) fn next_purge(&self, delay: u64) -> u64 {
+        self.cache[..self.len]
+            .iter()
+            .filter(|c| !c.purged)
+            .map(|c| c.since.saturating_add(delay))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
     /// Unmap every cached SuperSlab. Returns how many.
     pub(crate) fn trim<P: PageSource>(&mut self, pages: &P) -> usize {
         let n = self.len;

@@ -143,6 +143,9 @@ pub struct Pool<P: PageSource> {
     /// Record index + 1 of the SuperSlab Stage 2 looks at (0 = none).
     fresh: AtomicU32,
     backend: Mutex<Backend>,
+    /// When the backend's next purge is due (ns, `u64::MAX` = nothing dirty);
+    /// written under the backend lock, read without it by [`Pool::purge_if_due`].
+    purge_at: AtomicU64,
     pagemap: PageMap,
     counters: Counters,
     opts: Options,
@@ -180,6 +183,7 @@ impl<P: PageSource> Pool<P> {
             spare_nodes: IndexStack::new(),
             fresh: AtomicU32::new(0),
             backend: Mutex::new(Backend::new()),
+            purge_at: AtomicU64::new(u64::MAX),
             pagemap: PageMap::new(),
             counters: Counters {
                 stage: core::array::from_fn(|_| AtomicU64::new(0)),
@@ -372,7 +376,9 @@ impl<P: PageSource> Pool<P> {
         let mut b = lock(&self.backend);
         let now = self.pages.now_ns();
         b.purge_expired(&self.pages, now, self.opts.purge_delay_ns);
-        let (base, zeroed) = match b.pop() {
+        let popped = b.pop();
+        self.purge_at.store(b.next_purge(self.opts.purge_delay_ns), Ordering::Relaxed);
+        let (base, zeroed) = match popped {
             Some(c) => c,
             None => {
                 let p = self.pages.map(SUPERSLAB_SIZE, SUPERSLAB_SIZE);
@@ -490,6 +496,7 @@ impl<P: PageSource> Pool<P> {
         // SAFETY: the retirement CAS made `ss` unreachable from the pool.
         unsafe { b.push(&self.pages, ss, now, self.opts.retain_bytes) };
         b.purge_expired(&self.pages, now, self.opts.purge_delay_ns);
+        self.purge_at.store(b.next_purge(self.opts.purge_delay_ns), Ordering::Relaxed);
         drop(b);
         self.counters.retired.fetch_add(1, Ordering::Relaxed);
         self.counters.live.fetch_sub(1, Ordering::Relaxed);
@@ -511,13 +518,31 @@ impl<P: PageSource> Pool<P> {
 
     /// Unmap every retained SuperSlab now. Returns how many were unmapped.
     pub fn trim(&self) -> usize {
-        lock(&self.backend).trim(&self.pages)
+        let mut b = lock(&self.backend);
+        let n = b.trim(&self.pages);
+        self.purge_at.store(u64::MAX, Ordering::Relaxed);
+        n
     }
 
     /// Purge retained SuperSlabs idle past the purge delay.
     pub fn purge_expired(&self) -> usize {
         let now = self.pages.now_ns();
-        lock(&self.backend).purge_expired(&self.pages, now, self.opts.purge_delay_ns)
+        let mut b = lock(&self.backend);
+        let n = b.purge_expired(&self.pages, now, self.opts.purge_delay_ns);
+        self.purge_at.store(b.next_purge(self.opts.purge_delay_ns), Ordering::Relaxed);
+        n
+    }
+
+    /// Purge retained SuperSlabs whose delay has passed, if any is due: one
+    /// relaxed load when nothing is retained dirty, a clock read otherwise.
+    /// Called from the heap's slow paths, so memory goes back to the OS
+    /// after the delay without a background thread.
+    #[inline]
+    pub fn purge_if_due(&self) {
+        let at = self.purge_at.load(Ordering::Relaxed);
+        if at != u64::MAX && self.pages.now_ns() >= at {
+            self.purge_expired();
+        }
     }
 
     /// A snapshot of the counters.

@@ -72,6 +72,9 @@ pub struct ThreadCache {
     pub(crate) id: usize,
     /// Address of the heap this cache belongs to (checked in debug builds).
     pub(crate) heap: usize,
+    /// Bytes granted to the bins: the sum of `limit × class size`, kept
+    /// within the heap's per-thread budget (slow paths only).
+    pub(crate) granted: usize,
     #[cfg(feature = "stats")]
     pub(crate) counts: [[u64; 2]; NUM_CLASSES],
 }
@@ -100,6 +103,7 @@ impl ThreadCache {
             }; NUM_CLASSES],
             id: 0,
             heap: 0,
+            granted: 0,
             #[cfg(feature = "stats")]
             counts: [[0; 2]; NUM_CLASSES],
         }

@@ -13,6 +13,7 @@ use core::cell::Cell;
 thread_local! {
     static CACHE: UnsafeCell<ThreadCache> = const { UnsafeCell::new(ThreadCache::new()) };
     static REGISTERED: Cell<u8> = const { Cell::new(0) };
+    static EXITED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Raw pointer to this thread's cache. Never null.
@@ -39,4 +40,18 @@ fn register(hook: unsafe extern "C" fn(*mut libc::c_void)) {
 /// destructor) registers again, so its blocks are flushed too.
 pub(crate) fn mark_unregistered() {
     REGISTERED.with(|r| r.set(0));
+}
+
+/// Called from the exit hook: from now on this thread is exiting, and every
+/// slow path flushes the cache right away. A free made by a later TLS
+/// destructor may come after the last round of destructors, when a
+/// re-registered hook never runs: nothing may stay cached then.
+pub(crate) fn mark_exited() {
+    EXITED.with(|e| e.set(true));
+}
+
+/// Whether this thread's exit hook has run (see [`mark_exited`]).
+#[inline]
+pub(crate) fn exited() -> bool {
+    EXITED.with(|e| e.get())
 }
