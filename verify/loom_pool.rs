@@ -22,9 +22,9 @@
 #[path = "common.rs"]
 mod common;
 
-use common::{assert_heap_retired, opts, pin_mmap_threshold, stale_use_caught, Flavour, Got, Report, World};
+use common::{assert_heap_retired, opts, pin_mmap_threshold, symptom_caught, Flavour, Got, Report, Symptom, World};
 use hakmem_alloc::config::SLAB_SIZE;
-use hakmem_alloc::pool::Stage1Variant;
+use hakmem_alloc::pool::{Stage1Variant, Stage2Variant};
 use hakmem_alloc::{Entry, Generation, Heap, MockPages, Options, Stage, ThreadCache};
 use loom::sync::Arc;
 use loom::thread;
@@ -94,15 +94,15 @@ fn run(name: &str, preemption_bound: Option<usize>, f: impl Fn() + Sync + Send +
 }
 
 /// Runs a model that must fail (a negative control) and checks that it
-/// failed with one of the symptoms of handing out a slab of a retired
-/// SuperSlab: the mock's "touched unmapped memory" (the seed's SEGV) or a
-/// violated model invariant (slot owned twice, record not live / wrong
-/// generation for an owned slot). Anything else (a loom error, a deadlock)
-/// does not count. Re-panics with a fixed message for `should_panic`.
-fn expect_caught(name: &str, preemption_bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
+/// failed with `want`, its own symptom ([`Symptom`]): anything else (another
+/// symptom, a loom error, a deadlock) does not count. Re-panics with
+/// `negative control NAME: caught SYMPTOM` for `should_panic`.
+fn expect_caught(name: &str, want: Symptom, preemption_bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(name, preemption_bound, f)));
-    let Err(e) = r else { return };
-    stale_use_caught(name, &*e);
+    let Err(e) = r else {
+        panic!("negative control {name}: NOT caught (expected {})", want.name());
+    };
+    symptom_caught(name, want, &*e);
 }
 
 // ---------------------------------------------------------------------------
@@ -179,17 +179,17 @@ fn loom_crash_timeline() {
 }
 
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught slot owned twice")]
 fn loom_crash_timeline_catches_unvalidated() {
-    expect_caught("crash_timeline/Unvalidated", None, || {
+    expect_caught("crash_timeline/Unvalidated", Symptom::OwnedTwice, None, || {
         crash_timeline(Stage1Variant::Unvalidated, &Coverage::default())
     });
 }
 
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
 fn loom_crash_timeline_catches_check_then_load() {
-    expect_caught("crash_timeline/CheckThenLoad", None, || {
+    expect_caught("crash_timeline/CheckThenLoad", Symptom::RetiredActivated, None, || {
         crash_timeline(Stage1Variant::CheckThenLoad, &Coverage::default())
     });
 }
@@ -278,15 +278,15 @@ fn loom_aba_retire() {
 }
 
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught slot owned twice")]
 fn loom_aba_retire_catches_unvalidated() {
-    expect_caught("aba_retire/Unvalidated", Some(2), || aba_retire(Stage1Variant::Unvalidated, &Coverage::default()));
+    expect_caught("aba_retire/Unvalidated", Symptom::OwnedTwice, Some(2), || aba_retire(Stage1Variant::Unvalidated, &Coverage::default()));
 }
 
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
 fn loom_aba_retire_catches_check_then_load() {
-    expect_caught("aba_retire/CheckThenLoad", Some(2), || {
+    expect_caught("aba_retire/CheckThenLoad", Symptom::RetiredActivated, Some(2), || {
         aba_retire(Stage1Variant::CheckThenLoad, &Coverage::default())
     });
 }
@@ -414,4 +414,76 @@ fn loom_cross_thread_free() {
             "abandoned 0 retired 2 stage1 0 stale_dropped 0",
         ],
     );
+}
+
+// ---------------------------------------------------------------------------
+// Model 4: Stage 2's UNUSED claim racing a claim-use-release of the same slot.
+// ---------------------------------------------------------------------------
+
+/// A fresh (zeroed) SuperSlab, slot 0 held by the main thread so it stays
+/// live. Then, concurrently:
+/// * A acquires (Stage 2 claims an UNUSED slot), dirties the slab, releases;
+/// * B acquires (Stage 1 reuses A's entry, or Stage 2 claims a slot).
+///
+/// The record's word goes `A -> A|s -> A` within one generation while B may
+/// sit between its reads of the word and the `touched` hint and its CAS. A
+/// slab B is handed as `zeroed` must read all-zero (the check in
+/// `World::acquire`, symptom "dirty zeroed slab").
+fn stage2_zeroed(variant: Stage2Variant, cov: &Coverage) {
+    let w = Arc::new(World::with_variants(LOOM, Stage1Variant::Validated, variant));
+    let first = w.acquire();
+    assert_eq!((first.meta, first.slot, first.stage, first.zeroed), (0, 0, Stage::Map, true));
+
+    let wa = w.clone();
+    let a = spawn(move || {
+        let g = wa.acquire();
+        wa.release(g);
+        g
+    });
+    let wb = w.clone();
+    let b = spawn(move || wb.acquire());
+    let ga = a.join().unwrap();
+    let gb = b.join().unwrap();
+    cover(
+        cov,
+        format!(
+            "A {:?} slot {} B {:?} slot {} zeroed {}",
+            ga.stage,
+            ga.slot,
+            gb.stage,
+            gb.slot,
+            gb.zeroed
+        ),
+    );
+    w.finish(vec![first, gb]);
+}
+
+#[test]
+fn loom_stage2_zeroed() {
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("stage2_zeroed", Some(2), move || stage2_zeroed(Stage2Variant::Claimed, &c));
+    assert_covered(
+        &cov,
+        &[
+            // The race: B's Stage 2 read the word and the hint before A's
+            // claim of slot 1 and CASed after A's release. B owns slot 1,
+            // and learns from the touched bit it claimed that it is used.
+            "A Claim slot 1 B Claim slot 1 zeroed false",
+            // No race: B claims another UNUSED slot, zeroed.
+            "A Claim slot 1 B Claim slot 2 zeroed true",
+            "A Claim slot 2 B Claim slot 1 zeroed true",
+            // B's Stage 1 reused A's entry (never reported zeroed).
+            "A Claim slot 1 B Reuse slot 1 zeroed false",
+        ],
+    );
+}
+
+/// Before issue 13, Stage 2 trusted the `touched` hint it read before its CAS.
+#[test]
+#[should_panic(expected = "caught dirty zeroed slab")]
+fn loom_stage2_zeroed_catches_touched_hint() {
+    expect_caught("stage2_zeroed/TouchedHint", Symptom::DirtyZeroed, Some(2), || {
+        stage2_zeroed(Stage2Variant::TouchedHint, &Coverage::default())
+    });
 }

@@ -97,6 +97,21 @@ pub enum Stage1Variant {
     CheckThenLoad,
 }
 
+/// How Stage 2 decides that a claimed slot is UNUSED (and so, in a SuperSlab
+/// mapped zeroed, still zero). Model builds only: the buggy variant is a
+/// negative control for verify/.
+#[cfg(any(feature = "loom", feature = "shuttle"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage2Variant {
+    /// The real protocol: the previous value of the slot's `touched` bit,
+    /// claimed with `fetch_or` after the activating CAS.
+    Claimed,
+    /// Before issue 13: the `touched` hint read before the CAS. A claim that
+    /// raced a claim-use-release of the same slot reports a dirty slab as
+    /// zeroed.
+    TouchedHint,
+}
+
 /// Counters of the pool (always on: they are on cold paths only).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
@@ -145,6 +160,8 @@ pub struct Pool<P: PageSource> {
     opts: Options,
     #[cfg(any(feature = "loom", feature = "shuttle"))]
     variant: Stage1Variant,
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    stage2_variant: Stage2Variant,
 }
 
 // SAFETY: all shared state is atomics, arenas of Sync records, or behind the
@@ -188,6 +205,8 @@ impl<P: PageSource> Pool<P> {
             opts,
             #[cfg(any(feature = "loom", feature = "shuttle"))]
             variant: Stage1Variant::Validated,
+            #[cfg(any(feature = "loom", feature = "shuttle"))]
+            stage2_variant: Stage2Variant::Claimed,
         }
     }
 
@@ -195,6 +214,12 @@ impl<P: PageSource> Pool<P> {
     #[cfg(any(feature = "loom", feature = "shuttle"))]
     pub fn set_stage1_variant(&mut self, v: Stage1Variant) {
         self.variant = v;
+    }
+
+    /// Select how Stage 2 decides UNUSED (model builds only; negative controls).
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    pub fn set_stage2_variant(&mut self, v: Stage2Variant) {
+        self.stage2_variant = v;
     }
 
     /// The page source.
@@ -347,7 +372,11 @@ impl<P: PageSource> Pool<P> {
             if !w.live() {
                 return None;
             }
-            let free = !w.active() & !meta.touched.load(Ordering::Relaxed) & crate::config::ALL_SLOTS;
+            // Only a hint: `touched` is read outside the CAS below, and the
+            // word can go `A -> A|s -> A` (another thread claims s, uses it,
+            // releases it) between this read and the CAS.
+            let seen = meta.touched.load(Ordering::Relaxed);
+            let free = !w.active() & !seen & crate::config::ALL_SLOTS;
             if free == 0 {
                 let _ = self.fresh.compare_exchange(f, 0, Ordering::Relaxed, Ordering::Relaxed);
                 return None;
@@ -355,9 +384,31 @@ impl<P: PageSource> Pool<P> {
             let slot = free.trailing_zeros();
             match meta.word.compare_exchange_weak(w.0, w.with_active(slot).0, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    meta.touched.fetch_or(1 << slot, Ordering::Relaxed);
-                    // An untouched slot of a SuperSlab mapped zeroed is still zero.
-                    let zeroed = meta.zeroed.load(Ordering::Relaxed);
+                    // Whether the slot is still UNUSED is decided here, by
+                    // claiming its touched bit and looking at the bit's
+                    // previous value, not by the hint above. Every activation
+                    // of `slot` in this generation set the bit (after its
+                    // activating CAS) before the release CAS that made the
+                    // slot inactive again. Our CAS succeeded with the slot
+                    // inactive, so it comes after any such release in the
+                    // word's modification order and, as an AcqRel RMW, reads
+                    // from that release's release sequence: the releaser's
+                    // `fetch_or` happens-before ours, and by coherence ours
+                    // returns a value with the bit set. Bits of earlier
+                    // generations cannot leak in: Stage 3 stores `touched`
+                    // before the Release store that publishes the word our
+                    // CAS read from. So Relaxed suffices on `touched`; the
+                    // ordering comes from `word`.
+                    let before = meta.touched.fetch_or(1 << slot, Ordering::Relaxed);
+                    #[cfg(any(feature = "loom", feature = "shuttle"))]
+                    let before = match self.stage2_variant {
+                        Stage2Variant::Claimed => before,
+                        Stage2Variant::TouchedHint => seen,
+                    };
+                    // A slab never used in this generation of a SuperSlab
+                    // mapped zeroed is still zero; a used one (lost the race
+                    // above) is ours all the same, just not zeroed.
+                    let zeroed = before & (1 << slot) == 0 && meta.zeroed.load(Ordering::Relaxed);
                     return Some(self.finish(class, f - 1, slot, w.gen(), Stage::Claim, zeroed));
                 }
                 Err(cur) => w = SlotWord(cur),
