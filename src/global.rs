@@ -79,8 +79,9 @@ extern "C" fn print_stats_at_exit() {
 unsafe extern "C" fn on_thread_exit(_: *mut libc::c_void) {
     let tc = tls::cache();
     // SAFETY: the exit hook runs on the exiting thread, which holds no other
-    // reference to its cache at this point.
-    heap().thread_exit(unsafe { &mut *tc });
+    // reference to its cache at this point; the thread's cache is only ever
+    // used with the global heap.
+    unsafe { heap().thread_exit(&mut *tc) };
     tls::mark_unregistered();
 }
 
@@ -150,7 +151,8 @@ fn alloc_zeroed_uncommon(layout: Layout) -> *mut u8 {
     tls::ensure_registered(on_thread_exit);
     // SAFETY: the thread's cache, used only for the duration of this call;
     // nothing below re-enters the global allocator.
-    heap().alloc_zeroed(unsafe { &mut *tls::cache() }, layout)
+    // The thread's cache is only ever used with the global heap.
+    unsafe { heap().alloc_zeroed(&mut *tls::cache(), layout) }
 }
 
 /// Everything `dealloc` does not serve inline (see [`alloc_uncommon`]).
@@ -236,7 +238,8 @@ impl HakMem {
 
     /// Flush the calling thread's cache now (what thread exit does).
     pub fn flush_thread_cache() {
-        // SAFETY: no other reference to this thread's cache is live here.
-        heap().thread_exit(unsafe { &mut *tls::cache() });
+        // SAFETY: no other reference to this thread's cache is live here,
+        // and it is only ever used with the global heap.
+        unsafe { heap().thread_exit(&mut *tls::cache()) };
     }
 }

@@ -6,7 +6,7 @@
 use crate::platform::PageSource;
 use crate::pool::PoolStats;
 use crate::size_class::{class_size, NUM_CLASSES};
-use crate::Heap;
+use crate::heap::Heap;
 use core::fmt::Write;
 
 /// A snapshot of a heap's statistics.

@@ -24,7 +24,7 @@ fn fixed(h: &Heap<MockPages>, tc: &mut ThreadCache, iters: usize, size: usize, w
     let mut v = vec![std::ptr::null_mut(); ws];
     for it in 0..iters {
         for p in v.iter_mut() {
-            *p = h.alloc(tc, l);
+            *p = unsafe { h.alloc(tc, l) };
             assert!(!p.is_null());
             // SAFETY: fresh block of `size` bytes.
             unsafe { fill(*p, size, it as u8) };
@@ -50,11 +50,11 @@ fn seed_workset_drains_release_slabs_and_stage1_reuses_them() {
         fixed(&h, &mut a, 3, 1024, 200);
         fixed(&h, &mut b, 3, 16, 9000);
         if round % 5 == 4 {
-            h.thread_exit(&mut a);
+            unsafe { h.thread_exit(&mut a) };
         }
     }
-    h.thread_exit(&mut a);
-    h.thread_exit(&mut b);
+    unsafe { h.thread_exit(&mut a) };
+    unsafe { h.thread_exit(&mut b) };
     let s = h.pool().stats();
     assert!(s.stage1 > 0, "drains must feed Stage 1: {s:?}");
     assert_eq!(s.live_superslabs, 0, "everything returned after both caches flushed: {s:?}");
@@ -67,22 +67,22 @@ fn cross_thread_frees_return_to_the_owner_slab() {
     let mut owner = ThreadCache::new();
     let mut other = ThreadCache::new();
     let l = Layout::from_size_align(48, 8).unwrap();
-    let blocks: Vec<_> = (0..10_000).map(|_| h.alloc(&mut owner, l)).collect();
+    let blocks: Vec<_> = (0..10_000).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
     for &p in &blocks {
         // SAFETY: live block of `l`; freed through a cache that does not own its slab.
         unsafe { h.dealloc(&mut other, p, l) };
     }
-    h.thread_exit(&mut other); // pushes the rest onto the owner's remote lists
-                               // The owner gets the blocks back (remote lists collected on refill), so
-                               // allocating the same amount again maps nothing new.
+    unsafe { h.thread_exit(&mut other) }; // pushes the rest onto the owner's remote lists
+                                          // The owner gets the blocks back (remote lists collected on refill), so
+                                          // allocating the same amount again maps nothing new.
     let mapped = h.pages().mapped_bytes();
-    let again: Vec<_> = (0..10_000).map(|_| h.alloc(&mut owner, l)).collect();
+    let again: Vec<_> = (0..10_000).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
     assert_eq!(h.pages().mapped_bytes(), mapped, "remote frees were not reused");
     for p in again {
         // SAFETY: live blocks of `l`.
         unsafe { h.dealloc(&mut owner, p, l) };
     }
-    h.thread_exit(&mut owner);
+    unsafe { h.thread_exit(&mut owner) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
@@ -100,13 +100,13 @@ fn bins_stay_bounded_while_the_limit_adapts() {
     let mut mine = Vec::new();
     for round in 0..200 {
         let foreign_share = [0, 30, 70, 100][round % 4];
-        let theirs: Vec<_> = (0..300).map(|_| h.alloc(&mut owner, l)).collect();
+        let theirs: Vec<_> = (0..300).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
         for p in theirs {
             if rng.next() % 100 < foreign_share {
                 // SAFETY: live block of `l`, freed once, by the non-owner.
                 unsafe { h.dealloc(&mut other, p, l) };
             } else {
-                mine.push(h.alloc(&mut other, l));
+                mine.push(unsafe { h.alloc(&mut other, l) });
                 // SAFETY: live block of `l`, freed once.
                 unsafe { h.dealloc(&mut owner, p, l) };
             }
@@ -119,8 +119,8 @@ fn bins_stay_bounded_while_the_limit_adapts() {
             assert!(other.cached(c) <= drain);
         }
     }
-    h.thread_exit(&mut other);
-    h.thread_exit(&mut owner);
+    unsafe { h.thread_exit(&mut other) };
+    unsafe { h.thread_exit(&mut owner) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
@@ -136,7 +136,7 @@ fn a_consumer_thread_sends_foreign_blocks_home_in_batches() {
     let mut consumer = ThreadCache::new();
     let l = Layout::from_size_align(64, 8).unwrap();
     let c = hakmem_alloc::size_class::class_of(64, 8).unwrap();
-    let blocks: Vec<_> = (0..1000).map(|_| h.alloc(&mut owner, l)).collect();
+    let blocks: Vec<_> = (0..1000).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
     let mut most = 0;
     for (i, &p) in blocks.iter().enumerate() {
         // SAFETY: live block of `l`, freed once, by a cache that does not own it.
@@ -152,14 +152,14 @@ fn a_consumer_thread_sends_foreign_blocks_home_in_batches() {
     assert!(most <= 64, "a consumer's bin held {most} foreign blocks");
     // Everything but the bin went home: the owner reuses it without mapping.
     let mapped = h.pages().mapped_bytes();
-    let again: Vec<_> = (0..1000 - consumer.cached(c) as usize).map(|_| h.alloc(&mut owner, l)).collect();
+    let again: Vec<_> = (0..1000 - consumer.cached(c) as usize).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
     assert_eq!(h.pages().mapped_bytes(), mapped, "foreign frees did not reach the owner");
     for p in again {
         // SAFETY: live blocks of `l`, freed once.
         unsafe { h.dealloc(&mut owner, p, l) };
     }
-    h.thread_exit(&mut consumer);
-    h.thread_exit(&mut owner);
+    unsafe { h.thread_exit(&mut consumer) };
+    unsafe { h.thread_exit(&mut owner) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
@@ -176,12 +176,12 @@ fn a_cache_used_again_after_thread_exit_counts_from_zero() {
     let c = hakmem_alloc::size_class::class_of(64, 8).unwrap();
     fixed(&h, &mut other, 2, 64, 100);
     assert!(other.cached(c) > 0);
-    h.thread_exit(&mut other);
+    unsafe { h.thread_exit(&mut other) };
     for k in 0..hakmem_alloc::size_class::NUM_CLASSES {
         assert_eq!(other.cached(k), 0, "class {k}: an exited cache must hold nothing");
     }
     // Used again: as a consumer of the owner's blocks, then for its own.
-    let blocks: Vec<_> = (0..10).map(|_| h.alloc(&mut owner, l)).collect();
+    let blocks: Vec<_> = (0..10).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
     for (i, &p) in blocks.iter().enumerate() {
         // SAFETY: live block of `l`, freed once, by a cache that does not own it.
         unsafe { h.dealloc(&mut other, p, l) };
@@ -189,8 +189,8 @@ fn a_cache_used_again_after_thread_exit_counts_from_zero() {
     }
     fixed(&h, &mut other, 2, 64, 100);
     assert!(other.cached(c) <= 2048, "bin count {} after reuse", other.cached(c));
-    h.thread_exit(&mut other);
-    h.thread_exit(&mut owner);
+    unsafe { h.thread_exit(&mut other) };
+    unsafe { h.thread_exit(&mut owner) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
@@ -199,11 +199,11 @@ fn exited_threads_slabs_are_abandoned_then_adopted() {
     let h = heap(2048, 16);
     let l = Layout::from_size_align(100, 8).unwrap();
     let mut t1 = ThreadCache::new();
-    let keep: Vec<_> = (0..1000).map(|_| h.alloc(&mut t1, l)).collect();
-    h.thread_exit(&mut t1);
+    let keep: Vec<_> = (0..1000).map(|_| unsafe { h.alloc(&mut t1, l) }).collect();
+    unsafe { h.thread_exit(&mut t1) };
     assert!(h.abandoned_slabs() > 0, "live blocks keep their slab: it is abandoned");
     let mut t2 = ThreadCache::new();
-    let p = h.alloc(&mut t2, l);
+    let p = unsafe { h.alloc(&mut t2, l) };
     assert!(!p.is_null());
     assert_eq!(h.abandoned_slabs(), 0, "the next thread adopts it");
     // SAFETY: live blocks of `l`.
@@ -213,7 +213,7 @@ fn exited_threads_slabs_are_abandoned_then_adopted() {
             h.dealloc(&mut t2, q, l);
         }
     }
-    h.thread_exit(&mut t2);
+    unsafe { h.thread_exit(&mut t2) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
@@ -222,15 +222,15 @@ fn out_of_memory_returns_null_and_recovers() {
     let h = heap(2048, 0);
     let mut tc = ThreadCache::new();
     h.pages().fail_after(0);
-    assert!(h.alloc(&mut tc, Layout::from_size_align(64, 8).unwrap()).is_null());
-    assert!(h.alloc(&mut tc, Layout::from_size_align(1 << 20, 8).unwrap()).is_null());
+    assert!(unsafe { h.alloc(&mut tc, Layout::from_size_align(64, 8).unwrap()) }.is_null());
+    assert!(unsafe { h.alloc(&mut tc, Layout::from_size_align(1 << 20, 8).unwrap()) }.is_null());
     h.pages().fail_after(1 << 40);
     let l = Layout::from_size_align(64, 8).unwrap();
-    let p = h.alloc(&mut tc, l);
+    let p = unsafe { h.alloc(&mut tc, l) };
     assert!(!p.is_null());
     // SAFETY: live block of `l`.
     unsafe { h.dealloc(&mut tc, p, l) };
-    h.thread_exit(&mut tc);
+    unsafe { h.thread_exit(&mut tc) };
 }
 
 #[test]
@@ -256,7 +256,7 @@ fn threads_churn_with_retirement_never_touch_a_retired_superslab() {
                             if live.len() < 500 && r % 3 != 0 {
                                 let size = [16, 64, 256, 1024, 4000, 40000][(r >> 8) as usize % 6];
                                 let l = Layout::from_size_align(size, 8).unwrap();
-                                let p = h.alloc(&mut tc, l);
+                                let p = unsafe { h.alloc(&mut tc, l) };
                                 assert!(!p.is_null());
                                 // SAFETY: fresh block.
                                 unsafe { fill(p, size.min(64), i as u8) };
@@ -277,7 +277,7 @@ fn threads_churn_with_retirement_never_touch_a_retired_superslab() {
                                 h.dealloc(&mut tc, p, l);
                             }
                         }
-                        h.thread_exit(&mut tc);
+                        unsafe { h.thread_exit(&mut tc) };
                     }
                 })
             })
@@ -309,7 +309,7 @@ fn alloc_zeroed_is_zero_on_fresh_dirty_and_recycled_memory() {
         };
         // Fresh heap: slabs come from new SuperSlabs (Stage 3 and Stage 2).
         let mut tc = ThreadCache::new();
-        let fresh: Vec<_> = (0..2000).map(|_| h.alloc_zeroed(&mut tc, l)).collect();
+        let fresh: Vec<_> = (0..2000).map(|_| unsafe { h.alloc_zeroed(&mut tc, l) }).collect();
         for (i, &p) in fresh.iter().enumerate() {
             assert!(zero(p), "fresh block {i} not zero");
             // SAFETY: live block of 4000 bytes.
@@ -321,7 +321,7 @@ fn alloc_zeroed_is_zero_on_fresh_dirty_and_recycled_memory() {
             if i % 3 == 0 {
                 // SAFETY: live block of `l`, freed once.
                 unsafe { h.dealloc(&mut tc, p, l) };
-                let q = if i % 2 == 0 { h.alloc_zeroed(&mut tc, l) } else { h.alloc(&mut tc, l) };
+                let q = if i % 2 == 0 { unsafe { h.alloc_zeroed(&mut tc, l) } } else { unsafe { h.alloc(&mut tc, l) } };
                 if i % 2 == 0 {
                     assert!(zero(q), "recycled block not zero");
                 }
@@ -340,11 +340,11 @@ fn alloc_zeroed_is_zero_on_fresh_dirty_and_recycled_memory() {
             // SAFETY: live block of `l`, freed once.
             unsafe { h.dealloc(&mut tc, p, l) };
         }
-        h.thread_exit(&mut tc);
+        unsafe { h.thread_exit(&mut tc) };
         // Dirty memory now: with retain, the retired SuperSlabs are cached
         // unpurged (the mock clock does not move) and come back dirty.
         let mut tc = ThreadCache::new();
-        let again: Vec<_> = (0..2000).map(|_| h.alloc_zeroed(&mut tc, l)).collect();
+        let again: Vec<_> = (0..2000).map(|_| unsafe { h.alloc_zeroed(&mut tc, l) }).collect();
         for (i, &p) in again.iter().enumerate() {
             assert!(zero(p), "retain {retain_mb}: block {i} on reused memory not zero");
         }
@@ -352,7 +352,7 @@ fn alloc_zeroed_is_zero_on_fresh_dirty_and_recycled_memory() {
             // SAFETY: live block of `l`, freed once.
             unsafe { h.dealloc(&mut tc, p, l) };
         }
-        h.thread_exit(&mut tc);
+        unsafe { h.thread_exit(&mut tc) };
         assert_eq!(h.pool().stats().live_superslabs, 0);
     }
 }
@@ -362,7 +362,7 @@ fn realloc_and_zeroed_on_heap_value() {
     let h = heap(2048, 16);
     let mut tc = ThreadCache::new();
     let l = Layout::from_size_align(10, 8).unwrap();
-    let mut p = h.alloc_zeroed(&mut tc, l);
+    let mut p = unsafe { h.alloc_zeroed(&mut tc, l) };
     // SAFETY: live blocks; sizes tracked in `cur`.
     unsafe {
         assert!((0..10).all(|i| *p.add(i) == 0), "alloc_zeroed not zero");
@@ -377,5 +377,5 @@ fn realloc_and_zeroed_on_heap_value() {
         }
         h.dealloc(&mut tc, p, Layout::from_size_align(cur, 8).unwrap());
     }
-    h.thread_exit(&mut tc);
+    unsafe { h.thread_exit(&mut tc) };
 }
