@@ -119,7 +119,7 @@ impl Symptom {
                 msg.contains("touched unmapped memory") || msg.contains("slot of a retired SuperSlab activated")
             }
             Symptom::OwnedTwice => msg.contains("handed out twice"),
-            Symptom::DirtyZeroed => msg.starts_with("dirty zeroed slab"),
+            Symptom::DirtyZeroed => msg.contains("dirty zeroed slab"),
         }
     }
 }
