@@ -251,7 +251,7 @@ fn with_unused(p: &Pool<MockPages>) -> Vec<u32> {
 #[test]
 fn concurrent_first_acquires_map_one_superslab() {
     const THREADS: usize = 8;
-    for round in 0..20 {
+    for round in 0..if cfg!(miri) { 2 } else { 20 } {
         let p = Arc::new(pool(0));
         let go = Arc::new(std::sync::Barrier::new(THREADS));
         let got: Vec<_> = (0..THREADS)
@@ -285,7 +285,7 @@ fn no_superslab_mapped_while_another_has_unused_slots() {
     let p = pool(0);
     let mut held = Vec::new();
     let mut r = 0x9e37_79b9_7f4a_7c15u64;
-    for _ in 0..4000 {
+    for _ in 0..if cfg!(miri) { 200 } else { 4000 } {
         r ^= r << 13;
         r ^= r >> 7;
         r ^= r << 17;

@@ -555,10 +555,14 @@ fn loom_pool_race() {
             // Both entries dropped as stale after the retirement; record 0
             // reused by Stage 3 (new SuperSlab, zeroed), then Stage 2 on it.
             "Map 0:0 gen 1 zeroed / Claim 0:1 gen 1 zeroed retired 1 stale 2",
-            "Map 0:0 gen 1 zeroed / Map 1:0 gen 0 zeroed retired 1 stale 2",
             "Map 1:0 gen 0 zeroed / Claim 1:1 gen 0 zeroed retired 1 stale 2",
         ],
     );
+    // Stage 3 re-checks under the backend lock: the second acquirer to reach
+    // Stage 3 claims an UNUSED slot of the SuperSlab the first just mapped
+    // instead of mapping another (before that fix this model reached
+    // "Map 0:0 gen 1 zeroed / Map 1:0 gen 0 zeroed retired 1 stale 2").
+    assert!(!cov.lock().unwrap().iter().any(|o| o.starts_with("Map") && o.contains("/ Map")), "two SuperSlabs mapped");
     // With the generation, an entry of generation 0 never activates a slot
     // of the SuperSlab record 0 describes in generation 1.
     assert!(!cov.lock().unwrap().iter().any(|o| o.contains("Reuse 0:1 gen 1")), "stale entry revived");
