@@ -305,3 +305,38 @@ fn no_superslab_mapped_while_another_has_unused_slots() {
         unsafe { p.release(a.meta, a.slot, 0) };
     }
 }
+
+/// Issue 13: releasing a slot twice (here: the second release finds its
+/// SuperSlab retired, the case that used to put the record on the record
+/// list twice) aborts with one line, in every build, instead of a debug-only
+/// assertion. Runs itself as a child process.
+#[test]
+#[cfg_attr(miri, ignore = "spawns a process")]
+fn release_twice_aborts_with_one_line() {
+    if std::env::var_os("HAKMEM_POOL_RELEASE_TWICE").is_some() {
+        let p = pool(0);
+        let a = p.acquire(0).unwrap();
+        // SAFETY: deliberately broken (the second release) to observe the abort.
+        unsafe {
+            p.release(a.meta, a.slot, 0);
+            p.release(a.meta, a.slot, 0);
+        }
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "release_twice_aborts_with_one_line", "--nocapture", "--test-threads=1"])
+        .env("HAKMEM_POOL_RELEASE_TWICE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    #[cfg(unix)]
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&out.status), Some(libc_sigabrt()), "{err}");
+    let lines: Vec<_> = err.lines().filter(|l| l.starts_with("hakmem: ")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].starts_with("hakmem: release of a slot that is not active at 0x"), "{err}");
+}
+
+#[cfg(unix)]
+fn libc_sigabrt() -> i32 {
+    6
+}
