@@ -114,8 +114,9 @@ extern "C" fn print_stats_at_exit() {
 unsafe extern "C" fn on_thread_exit(_: *mut libc::c_void) {
     let tc = tls::cache();
     // SAFETY: the exit hook runs on the exiting thread, which holds no other
-    // reference to its cache at this point.
-    heap().thread_exit(unsafe { &mut *tc });
+    // reference to its cache at this point; the thread's cache is only ever
+    // used with the global heap.
+    unsafe { heap().thread_exit(&mut *tc) };
     tls::mark_unregistered();
     tls::mark_exited();
 }
@@ -134,8 +135,9 @@ fn flush_if_exited() {
 #[cold]
 #[inline(never)]
 fn late_flush() {
-    // SAFETY: no other reference to this thread's cache is live here.
-    heap().thread_exit(unsafe { &mut *tls::cache() });
+    // SAFETY: no other reference to this thread's cache is live here, and
+    // it is only ever used with the global heap.
+    unsafe { heap().thread_exit(&mut *tls::cache()) };
 }
 
 #[cold]
@@ -207,7 +209,8 @@ fn alloc_zeroed_uncommon(layout: Layout) -> *mut u8 {
     tls::ensure_registered(on_thread_exit);
     // SAFETY: the thread's cache, used only for the duration of this call;
     // nothing below re-enters the global allocator.
-    let p = heap().alloc_zeroed(unsafe { &mut *tls::cache() }, layout);
+    // The thread's cache is only ever used with the global heap.
+    let p = unsafe { heap().alloc_zeroed(&mut *tls::cache(), layout) };
     flush_if_exited();
     p
 }
@@ -404,7 +407,8 @@ impl HakMem {
     /// Flush the calling thread's cache now (what thread exit does) and
     /// release the abandoned slabs whose blocks have all come back.
     pub fn flush_thread_cache() {
-        // SAFETY: no other reference to this thread's cache is live here.
-        heap().flush(unsafe { &mut *tls::cache() });
+        // SAFETY: no other reference to this thread's cache is live here,
+        // and it is only ever used with the global heap.
+        unsafe { heap().flush(&mut *tls::cache()) };
     }
 }

@@ -165,8 +165,15 @@ impl<P: PageSource> Heap<P> {
     }
 
     /// Allocate. Null when out of memory or the layout cannot be served.
+    ///
+    /// # Safety
+    /// `tc` is a cache of this heap: it was only ever used with this heap
+    /// (a fresh `ThreadCache`, or one used with `self` before), and no other
+    /// thread uses it during the call. A cache of another heap holds blocks
+    /// and slabs of that heap, which this heap would hand out or return to
+    /// its own pool.
     #[inline]
-    pub fn alloc(&self, tc: &mut ThreadCache, layout: Layout) -> *mut u8 {
+    pub unsafe fn alloc(&self, tc: &mut ThreadCache, layout: Layout) -> *mut u8 {
         match class_of(layout.size(), layout.align()) {
             Some(c) => {
                 let p = tc.pop(c);
@@ -184,7 +191,14 @@ impl<P: PageSource> Heap<P> {
     /// blocks carved one at a time from the untouched tail of a slab that
     /// came zeroed (from a new or purged SuperSlab). Cached and recycled
     /// blocks are cleared.
-    pub fn alloc_zeroed(&self, tc: &mut ThreadCache, layout: Layout) -> *mut u8 {
+    ///
+    /// # Safety
+    /// `tc` is a cache of this heap: it was only ever used with this heap
+    /// (a fresh `ThreadCache`, or one used with `self` before), and no other
+    /// thread uses it during the call. A cache of another heap holds blocks
+    /// and slabs of that heap, which this heap would hand out or return to
+    /// its own pool.
+    pub unsafe fn alloc_zeroed(&self, tc: &mut ThreadCache, layout: Layout) -> *mut u8 {
         let Some(c) = class_of(layout.size(), layout.align()) else {
             return self.alloc_large(layout, true);
         };
@@ -194,7 +208,8 @@ impl<P: PageSource> Heap<P> {
                 return p;
             }
         }
-        let p = self.alloc(tc, layout);
+        // SAFETY: `tc` is a cache of this heap (caller contract).
+        let p = unsafe { self.alloc(tc, layout) };
         if !p.is_null() {
             // SAFETY: `p` is a fresh block of at least layout.size() bytes.
             unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
@@ -282,7 +297,8 @@ impl<P: PageSource> Heap<P> {
             _ => {}
         }
         let Ok(nl) = Layout::from_size_align(new_size, align) else { return core::ptr::null_mut() };
-        let q = self.alloc(tc, nl);
+        // SAFETY: `tc` is a cache of this heap (caller contract, as dealloc).
+        let q = unsafe { self.alloc(tc, nl) };
         if !q.is_null() {
             // SAFETY: both blocks are live, distinct, and at least this long.
             unsafe {
@@ -662,15 +678,24 @@ impl<P: PageSource> Heap<P> {
         // SAFETY: owned.
         let (meta, slot, class) = unsafe { s.local(|l| (l.meta, l.slot, l.class as usize)) };
         s.set_owner(0);
-        self.pool.release(meta, slot, class);
+        // SAFETY: the caller owns the slot, which is empty and on no list:
+        // nothing refers to the slab any more.
+        unsafe { self.pool.release(meta, slot, class) };
     }
 
     /// Flush a cache whose thread is exiting: every cached block goes back to
     /// its slab, empty slabs go back to the pool, and slabs that still hold
     /// live blocks are abandoned for other threads to adopt. The cache can be
     /// used again afterwards (it gets a new id).
+    ///
+    /// # Safety
+    /// `tc` is a cache of this heap: it was only ever used with this heap
+    /// (a fresh `ThreadCache`, or one used with `self` before), and no other
+    /// thread uses it during the call. A cache of another heap holds blocks
+    /// and slabs of that heap, which this heap would hand out or return to
+    /// its own pool.
     #[cold]
-    pub fn thread_exit(&self, tc: &mut ThreadCache) {
+    pub unsafe fn thread_exit(&self, tc: &mut ThreadCache) {
         if tc.id == 0 {
             return;
         }
@@ -723,8 +748,13 @@ impl<P: PageSource> Heap<P> {
 
     /// Flush a cache (as [`Heap::thread_exit`]) and release the abandoned
     /// slabs whose blocks have all come back, this thread's included.
-    pub fn flush(&self, tc: &mut ThreadCache) {
-        self.thread_exit(tc);
+    ///
+    /// # Safety
+    /// As [`Heap::thread_exit`]: `tc` is a cache of this heap, used by no
+    /// other thread during the call.
+    pub unsafe fn flush(&self, tc: &mut ThreadCache) {
+        // SAFETY: caller contract.
+        unsafe { self.thread_exit(tc) };
         self.sweep_abandoned();
     }
 

@@ -13,10 +13,38 @@
 //! static GLOBAL: hakmem_alloc::HakMem = hakmem_alloc::HakMem;
 //! ```
 //!
-//! The allocator is a plain value, [`Heap<P: PageSource>`](Heap), over a page
+//! The allocator is a plain value, `Heap<P: PageSource>`, over a page
 //! source: [`HakMem`] wraps one static `Heap<OsPages>`; tests, the loom and
 //! shuttle models (`verify/`) and the fuzzers (`fuzz/`) build a fresh
 //! `Heap<MockPages>` and run the same code.
+//!
+//! # Public API
+//! [`HakMem`] (with [`HakMem::stats`], [`HakMem::trim`],
+//! [`HakMem::flush_thread_cache`]), [`Stats`], [`PoolStats`] and
+//! [`Options`]. Safe code cannot corrupt the allocator through them.
+//! Everything else (`sync`, `platform`, `config`, `size_class`, `tag`,
+//! `pool`, `Heap`, `ThreadCache`, ...) is crate-private unless the
+//! non-default, doc-hidden feature `internals` is on, which `verify/`,
+//! `fuzz/` and the tests use; there, every function that can break an
+//! invariant of the allocator is an `unsafe fn` with its contract. So safe
+//! code cannot give a slot back to the pool:
+//!
+//! ```compile_fail
+//! fn give_back<P: hakmem_alloc::PageSource>(pool: &hakmem_alloc::Pool<P>) {
+//!     pool.release(0, 0, 0); // error[E0133] with `internals`; not nameable without
+//! }
+//! ```
+//!
+//! while the same call in an `unsafe` block, which takes on its contract,
+//! compiles (with `internals`, which `cargo test` turns on):
+//!
+//! ```no_run
+//! # #[cfg(feature = "internals")]
+//! fn give_back<P: hakmem_alloc::PageSource>(pool: &hakmem_alloc::Pool<P>) {
+//!     // SAFETY: (not run) the caller would own slot 0 of record 0.
+//!     unsafe { pool.release(0, 0, 0) };
+//! }
+//! ```
 //!
 //! Modules, in layer order: `sync` (the only door to atomics) and `platform`
 //! (the only door to the OS); plain data (`config`, `options`, `size_class`,
@@ -47,29 +75,40 @@ compile_error!(concat!(
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub mod platform;
-pub mod sync;
+/// Declares a module that is crate-private, or `pub` and `#[doc(hidden)]`
+/// with the `internals` feature (for verify/, fuzz/ and the tests).
+macro_rules! internal_mod {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        #[allow(dead_code, unused_imports)]
+        pub(crate) mod $name;
+    )*};
+}
 
-pub mod config;
-pub mod options;
-pub mod size_class;
-pub mod tag;
+internal_mod!(platform, sync, config, options, size_class, tag);
 
 mod arena;
 mod out;
 mod pagemap;
 
-pub mod pool;
+internal_mod!(pool);
 
+// Parts of these are only reached from the `internals` API.
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 mod large;
 mod remote;
 mod slab;
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 mod tcache;
 
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 mod heap;
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
 mod lookup;
-pub mod stats;
+internal_mod!(stats);
 
 #[cfg(all(unix, not(any(feature = "loom", feature = "shuttle"))))]
 pub mod capi;
@@ -79,15 +118,31 @@ mod fork;
 mod global;
 
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
-pub use global::{heap as global_heap, ConfigureError, HakMem};
-pub use heap::Heap;
+pub use global::{ConfigureError, HakMem};
 pub use options::Options;
-#[cfg(unix)]
-pub use platform::OsPages;
-pub use platform::{MockPages, PageSource};
-pub use pool::{Acquired, Pool, PoolStats, SlotState, Stage};
+pub use pool::PoolStats;
 pub use stats::Stats;
+
+#[cfg(all(feature = "internals", not(any(feature = "loom", feature = "shuttle"))))]
+#[doc(hidden)]
+pub use global::heap as global_heap;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub use heap::Heap;
+#[cfg(all(feature = "internals", unix))]
+#[doc(hidden)]
+pub use platform::OsPages;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub use platform::{MockPages, PageSource};
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub use pool::{Acquired, Pool, SlotState, Stage};
+#[cfg(feature = "internals")]
+#[doc(hidden)]
 pub use tag::{Entry, Generation};
+#[cfg(feature = "internals")]
+#[doc(hidden)]
 pub use tcache::ThreadCache;
 
 // The `override` feature: this crate itself exports the C malloc symbols.

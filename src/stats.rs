@@ -9,7 +9,7 @@
 use crate::platform::PageSource;
 use crate::pool::PoolStats;
 use crate::size_class::{class_size, NUM_CLASSES};
-use crate::Heap;
+use crate::heap::Heap;
 use core::fmt::{self, Write};
 
 /// A snapshot of a heap's statistics.
@@ -183,19 +183,22 @@ pub fn print(s: &Stats) {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Heap, MockPages};
+    use crate::heap::Heap;
+    use crate::platform::MockPages;
     use core::alloc::Layout;
 
     #[test]
     fn display_is_the_stats_report() {
         let heap = Heap::new(MockPages::new());
-        let mut tc = crate::ThreadCache::new();
+        let mut tc = crate::tcache::ThreadCache::new();
         let big = Layout::from_size_align(1 << 20, 8).unwrap();
-        let p = heap.alloc(&mut tc, big);
+        // SAFETY: `tc` is used only with `heap`.
+        let p = unsafe { heap.alloc(&mut tc, big) };
         assert!(!p.is_null());
         // SAFETY: a live block of `big` from this heap, freed once.
         unsafe { heap.dealloc(&mut tc, p, big) };
-        heap.thread_exit(&mut tc);
+        // SAFETY: as above.
+        unsafe { heap.thread_exit(&mut tc) };
         let s = heap.stats();
         assert!(s.retained_bytes >= 1 << 20, "the freed large mapping is cached: {s:?}");
         let text = s.to_string();

@@ -21,7 +21,7 @@ fn fixed(h: &Heap<MockPages>, tc: &mut ThreadCache, iters: usize, size: usize, w
     let mut v = vec![std::ptr::null_mut(); ws];
     for it in 0..iters {
         for p in v.iter_mut() {
-            *p = h.alloc(tc, l);
+            *p = unsafe { h.alloc(tc, l) };
             assert!(!p.is_null());
             // SAFETY: fresh block of `size` bytes.
             unsafe { fill(*p, size, it as u8) };
@@ -47,11 +47,11 @@ fn seed_workset_drains_release_slabs_and_stage1_reuses_them() {
         fixed(&h, &mut a, 3, 1024, 200);
         fixed(&h, &mut b, 3, 16, 9000);
         if round % 5 == 4 {
-            h.thread_exit(&mut a);
+            unsafe { h.thread_exit(&mut a) };
         }
     }
-    h.thread_exit(&mut a);
-    h.thread_exit(&mut b);
+    unsafe { h.thread_exit(&mut a) };
+    unsafe { h.thread_exit(&mut b) };
     let s = h.pool().stats();
     assert!(s.stage1 > 0, "drains must feed Stage 1: {s:?}");
     assert_eq!(s.live_superslabs, 0, "everything returned after both caches flushed: {s:?}");
@@ -64,22 +64,22 @@ fn cross_thread_frees_return_to_the_owner_slab() {
     let mut owner = ThreadCache::new();
     let mut other = ThreadCache::new();
     let l = Layout::from_size_align(48, 8).unwrap();
-    let blocks: Vec<_> = (0..10_000).map(|_| h.alloc(&mut owner, l)).collect();
+    let blocks: Vec<_> = (0..10_000).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
     for &p in &blocks {
         // SAFETY: live block of `l`; freed through a cache that does not own its slab.
         unsafe { h.dealloc(&mut other, p, l) };
     }
-    h.thread_exit(&mut other); // pushes the rest onto the owner's remote lists
-                               // The owner gets the blocks back (remote lists collected on refill), so
-                               // allocating the same amount again maps nothing new.
+    unsafe { h.thread_exit(&mut other) }; // pushes the rest onto the owner's remote lists
+                                          // The owner gets the blocks back (remote lists collected on refill), so
+                                          // allocating the same amount again maps nothing new.
     let mapped = h.pages().mapped_bytes();
-    let again: Vec<_> = (0..10_000).map(|_| h.alloc(&mut owner, l)).collect();
+    let again: Vec<_> = (0..10_000).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
     assert_eq!(h.pages().mapped_bytes(), mapped, "remote frees were not reused");
     for p in again {
         // SAFETY: live blocks of `l`.
         unsafe { h.dealloc(&mut owner, p, l) };
     }
-    h.thread_exit(&mut owner);
+    unsafe { h.thread_exit(&mut owner) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
@@ -97,13 +97,13 @@ fn bins_stay_bounded_while_the_limit_adapts() {
     let mut mine = Vec::new();
     for round in 0..200 {
         let foreign_share = [0, 30, 70, 100][round % 4];
-        let theirs: Vec<_> = (0..300).map(|_| h.alloc(&mut owner, l)).collect();
+        let theirs: Vec<_> = (0..300).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
         for p in theirs {
             if rng.next() % 100 < foreign_share {
                 // SAFETY: live block of `l`, freed once, by the non-owner.
                 unsafe { h.dealloc(&mut other, p, l) };
             } else {
-                mine.push(h.alloc(&mut other, l));
+                mine.push(unsafe { h.alloc(&mut other, l) });
                 // SAFETY: live block of `l`, freed once.
                 unsafe { h.dealloc(&mut owner, p, l) };
             }
@@ -116,8 +116,8 @@ fn bins_stay_bounded_while_the_limit_adapts() {
             assert!(other.cached(c) <= drain);
         }
     }
-    h.thread_exit(&mut other);
-    h.thread_exit(&mut owner);
+    unsafe { h.thread_exit(&mut other) };
+    unsafe { h.thread_exit(&mut owner) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
@@ -133,7 +133,7 @@ fn a_consumer_thread_sends_foreign_blocks_home_in_batches() {
     let mut consumer = ThreadCache::new();
     let l = Layout::from_size_align(64, 8).unwrap();
     let c = hakmem_alloc::size_class::class_of(64, 8).unwrap();
-    let blocks: Vec<_> = (0..1000).map(|_| h.alloc(&mut owner, l)).collect();
+    let blocks: Vec<_> = (0..1000).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
     let mut most = 0;
     for (i, &p) in blocks.iter().enumerate() {
         // SAFETY: live block of `l`, freed once, by a cache that does not own it.
@@ -149,14 +149,14 @@ fn a_consumer_thread_sends_foreign_blocks_home_in_batches() {
     assert!(most <= 64, "a consumer's bin held {most} foreign blocks");
     // Everything but the bin went home: the owner reuses it without mapping.
     let mapped = h.pages().mapped_bytes();
-    let again: Vec<_> = (0..1000 - consumer.cached(c) as usize).map(|_| h.alloc(&mut owner, l)).collect();
+    let again: Vec<_> = (0..1000 - consumer.cached(c) as usize).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
     assert_eq!(h.pages().mapped_bytes(), mapped, "foreign frees did not reach the owner");
     for p in again {
         // SAFETY: live blocks of `l`, freed once.
         unsafe { h.dealloc(&mut owner, p, l) };
     }
-    h.thread_exit(&mut consumer);
-    h.thread_exit(&mut owner);
+    unsafe { h.thread_exit(&mut consumer) };
+    unsafe { h.thread_exit(&mut owner) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
@@ -173,12 +173,12 @@ fn a_cache_used_again_after_thread_exit_counts_from_zero() {
     let c = hakmem_alloc::size_class::class_of(64, 8).unwrap();
     fixed(&h, &mut other, 2, 64, 100);
     assert!(other.cached(c) > 0);
-    h.thread_exit(&mut other);
+    unsafe { h.thread_exit(&mut other) };
     for k in 0..hakmem_alloc::size_class::NUM_CLASSES {
         assert_eq!(other.cached(k), 0, "class {k}: an exited cache must hold nothing");
     }
     // Used again: as a consumer of the owner's blocks, then for its own.
-    let blocks: Vec<_> = (0..10).map(|_| h.alloc(&mut owner, l)).collect();
+    let blocks: Vec<_> = (0..10).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
     for (i, &p) in blocks.iter().enumerate() {
         // SAFETY: live block of `l`, freed once, by a cache that does not own it.
         unsafe { h.dealloc(&mut other, p, l) };
@@ -186,8 +186,8 @@ fn a_cache_used_again_after_thread_exit_counts_from_zero() {
     }
     fixed(&h, &mut other, 2, 64, 100);
     assert!(other.cached(c) <= 2048, "bin count {} after reuse", other.cached(c));
-    h.thread_exit(&mut other);
-    h.thread_exit(&mut owner);
+    unsafe { h.thread_exit(&mut other) };
+    unsafe { h.thread_exit(&mut owner) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
@@ -196,11 +196,11 @@ fn exited_threads_slabs_are_abandoned_then_adopted() {
     let h = heap(2048, 16);
     let l = Layout::from_size_align(100, 8).unwrap();
     let mut t1 = ThreadCache::new();
-    let keep: Vec<_> = (0..1000).map(|_| h.alloc(&mut t1, l)).collect();
-    h.thread_exit(&mut t1);
+    let keep: Vec<_> = (0..1000).map(|_| unsafe { h.alloc(&mut t1, l) }).collect();
+    unsafe { h.thread_exit(&mut t1) };
     assert!(h.abandoned_slabs() > 0, "live blocks keep their slab: it is abandoned");
     let mut t2 = ThreadCache::new();
-    let p = h.alloc(&mut t2, l);
+    let p = unsafe { h.alloc(&mut t2, l) };
     assert!(!p.is_null());
     assert_eq!(h.abandoned_slabs(), 0, "the next thread adopts it");
     // SAFETY: live blocks of `l`.
@@ -210,7 +210,7 @@ fn exited_threads_slabs_are_abandoned_then_adopted() {
             h.dealloc(&mut t2, q, l);
         }
     }
-    h.thread_exit(&mut t2);
+    unsafe { h.thread_exit(&mut t2) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
@@ -219,15 +219,15 @@ fn out_of_memory_returns_null_and_recovers() {
     let h = heap(2048, 0);
     let mut tc = ThreadCache::new();
     h.pages().fail_after(0);
-    assert!(h.alloc(&mut tc, Layout::from_size_align(64, 8).unwrap()).is_null());
-    assert!(h.alloc(&mut tc, Layout::from_size_align(1 << 20, 8).unwrap()).is_null());
+    assert!(unsafe { h.alloc(&mut tc, Layout::from_size_align(64, 8).unwrap()) }.is_null());
+    assert!(unsafe { h.alloc(&mut tc, Layout::from_size_align(1 << 20, 8).unwrap()) }.is_null());
     h.pages().fail_after(1 << 40);
     let l = Layout::from_size_align(64, 8).unwrap();
-    let p = h.alloc(&mut tc, l);
+    let p = unsafe { h.alloc(&mut tc, l) };
     assert!(!p.is_null());
     // SAFETY: live block of `l`.
     unsafe { h.dealloc(&mut tc, p, l) };
-    h.thread_exit(&mut tc);
+    unsafe { h.thread_exit(&mut tc) };
 }
 
 #[test]
@@ -253,7 +253,7 @@ fn threads_churn_with_retirement_never_touch_a_retired_superslab() {
                             if live.len() < 500 && r % 3 != 0 {
                                 let size = [16, 64, 256, 1024, 4000, 40000][(r >> 8) as usize % 6];
                                 let l = Layout::from_size_align(size, 8).unwrap();
-                                let p = h.alloc(&mut tc, l);
+                                let p = unsafe { h.alloc(&mut tc, l) };
                                 assert!(!p.is_null());
                                 // SAFETY: fresh block.
                                 unsafe { fill(p, size.min(64), i as u8) };
@@ -274,7 +274,7 @@ fn threads_churn_with_retirement_never_touch_a_retired_superslab() {
                                 h.dealloc(&mut tc, p, l);
                             }
                         }
-                        h.thread_exit(&mut tc);
+                        unsafe { h.thread_exit(&mut tc) };
                     }
                 })
             })
@@ -306,7 +306,7 @@ fn alloc_zeroed_is_zero_on_fresh_dirty_and_recycled_memory() {
         };
         // Fresh heap: slabs come from new SuperSlabs (Stage 3 and Stage 2).
         let mut tc = ThreadCache::new();
-        let fresh: Vec<_> = (0..2000).map(|_| h.alloc_zeroed(&mut tc, l)).collect();
+        let fresh: Vec<_> = (0..2000).map(|_| unsafe { h.alloc_zeroed(&mut tc, l) }).collect();
         for (i, &p) in fresh.iter().enumerate() {
             assert!(zero(p), "fresh block {i} not zero");
             // SAFETY: live block of 4000 bytes.
@@ -318,7 +318,7 @@ fn alloc_zeroed_is_zero_on_fresh_dirty_and_recycled_memory() {
             if i % 3 == 0 {
                 // SAFETY: live block of `l`, freed once.
                 unsafe { h.dealloc(&mut tc, p, l) };
-                let q = if i % 2 == 0 { h.alloc_zeroed(&mut tc, l) } else { h.alloc(&mut tc, l) };
+                let q = if i % 2 == 0 { unsafe { h.alloc_zeroed(&mut tc, l) } } else { unsafe { h.alloc(&mut tc, l) } };
                 if i % 2 == 0 {
                     assert!(zero(q), "recycled block not zero");
                 }
@@ -337,11 +337,11 @@ fn alloc_zeroed_is_zero_on_fresh_dirty_and_recycled_memory() {
             // SAFETY: live block of `l`, freed once.
             unsafe { h.dealloc(&mut tc, p, l) };
         }
-        h.thread_exit(&mut tc);
+        unsafe { h.thread_exit(&mut tc) };
         // Dirty memory now: with retain, the retired SuperSlabs are cached
         // unpurged (the mock clock does not move) and come back dirty.
         let mut tc = ThreadCache::new();
-        let again: Vec<_> = (0..2000).map(|_| h.alloc_zeroed(&mut tc, l)).collect();
+        let again: Vec<_> = (0..2000).map(|_| unsafe { h.alloc_zeroed(&mut tc, l) }).collect();
         for (i, &p) in again.iter().enumerate() {
             assert!(zero(p), "retain {retain_mb}: block {i} on reused memory not zero");
         }
@@ -349,7 +349,7 @@ fn alloc_zeroed_is_zero_on_fresh_dirty_and_recycled_memory() {
             // SAFETY: live block of `l`, freed once.
             unsafe { h.dealloc(&mut tc, p, l) };
         }
-        h.thread_exit(&mut tc);
+        unsafe { h.thread_exit(&mut tc) };
         assert_eq!(h.pool().stats().live_superslabs, 0);
     }
 }
@@ -359,7 +359,7 @@ fn realloc_and_zeroed_on_heap_value() {
     let h = heap(2048, 16);
     let mut tc = ThreadCache::new();
     let l = Layout::from_size_align(10, 8).unwrap();
-    let mut p = h.alloc_zeroed(&mut tc, l);
+    let mut p = unsafe { h.alloc_zeroed(&mut tc, l) };
     // SAFETY: live blocks; sizes tracked in `cur`.
     unsafe {
         assert!((0..10).all(|i| *p.add(i) == 0), "alloc_zeroed not zero");
@@ -374,7 +374,7 @@ fn realloc_and_zeroed_on_heap_value() {
         }
         h.dealloc(&mut tc, p, Layout::from_size_align(cur, 8).unwrap());
     }
-    h.thread_exit(&mut tc);
+    unsafe { h.thread_exit(&mut tc) };
 }
 
 #[test]
@@ -383,19 +383,19 @@ fn retained_superslabs_are_purged_on_a_slow_path_after_the_delay() {
     let h = heap(2048, 16);
     let l = Layout::from_size_align(1000, 8).unwrap();
     let mut tc = ThreadCache::new();
-    let ptrs: Vec<_> = (0..4000).map(|_| h.alloc(&mut tc, l)).collect();
+    let ptrs: Vec<_> = (0..4000).map(|_| unsafe { h.alloc(&mut tc, l) }).collect();
     // SAFETY: live blocks of `l`.
     unsafe {
         for p in ptrs {
             h.dealloc(&mut tc, p, l);
         }
     }
-    h.thread_exit(&mut tc);
+    unsafe { h.thread_exit(&mut tc) };
     let s = h.pool().stats();
     assert!(s.cached_superslabs > 0 && s.cached_dirty_bytes > 0, "nothing retained: {s:?}");
     // A slow path before the delay purges nothing.
     let big = Layout::from_size_align(1 << 20, 8).unwrap();
-    let p = h.alloc(&mut tc, big);
+    let p = unsafe { h.alloc(&mut tc, big) };
     assert_eq!(h.pool().stats().cached_dirty_bytes, s.cached_dirty_bytes);
     h.pages().advance_clock(Options::DEFAULT.purge_delay_ns);
     // The process goes quiet; its next slow path (a large free, no Stage 3
@@ -408,10 +408,10 @@ fn retained_superslabs_are_purged_on_a_slow_path_after_the_delay() {
     // The large mapping cached by that free is unmapped once it has waited too.
     assert!(h.stats().large_mapped_bytes > 0);
     h.pages().advance_clock(Options::DEFAULT.purge_delay_ns);
-    let q = h.alloc(&mut tc, l);
+    let q = unsafe { h.alloc(&mut tc, l) };
     // SAFETY: live block of `l`.
     unsafe { h.dealloc(&mut tc, q, l) };
-    h.thread_exit(&mut tc);
+    unsafe { h.thread_exit(&mut tc) };
     assert_eq!(h.stats().large_mapped_bytes, 0, "idle large mapping kept");
 }
 
@@ -420,14 +420,14 @@ fn an_abandoned_slab_is_released_by_whoever_frees_its_last_block() {
     let h = heap(2048, 16);
     let l = Layout::from_size_align(1000, 8).unwrap();
     let mut t1 = ThreadCache::new();
-    let keep: Vec<_> = (0..3000).map(|_| h.alloc(&mut t1, l)).collect();
-    h.thread_exit(&mut t1);
+    let keep: Vec<_> = (0..3000).map(|_| unsafe { h.alloc(&mut t1, l) }).collect();
+    unsafe { h.thread_exit(&mut t1) };
     assert!(h.abandoned_slabs() > 40, "{} abandoned", h.abandoned_slabs());
     // Another thread frees every block and allocates nothing of that class:
     // no refill ever adopts the slabs; the frees themselves must release them.
     let mut t2 = ThreadCache::new();
     let other = Layout::from_size_align(64, 8).unwrap();
-    let p = h.alloc(&mut t2, other);
+    let p = unsafe { h.alloc(&mut t2, other) };
     // SAFETY: live blocks of `l` / `other`.
     unsafe {
         for q in keep {
@@ -435,7 +435,7 @@ fn an_abandoned_slab_is_released_by_whoever_frees_its_last_block() {
         }
         h.dealloc(&mut t2, p, other);
     }
-    h.thread_exit(&mut t2);
+    unsafe { h.thread_exit(&mut t2) };
     assert_eq!(h.abandoned_slabs(), 0, "abandoned slabs left after all their blocks came back");
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
@@ -455,7 +455,7 @@ fn cached_bytes_per_thread_stay_within_the_budget() {
         let l = Layout::from_size_align(size, 8).unwrap();
         let n = 2 * ((256 << 10) / size).clamp(64, 2048);
         for _ in 0..3 {
-            let ptrs: Vec<_> = (0..n).map(|_| h.alloc(&mut tc, l)).collect();
+            let ptrs: Vec<_> = (0..n).map(|_| unsafe { h.alloc(&mut tc, l) }).collect();
             // SAFETY: live blocks of `l`, freed once.
             unsafe {
                 for p in ptrs {
@@ -470,6 +470,6 @@ fn cached_bytes_per_thread_stay_within_the_budget() {
     assert!(cached <= BUDGET + slack, "a thread caches {} KiB", cached >> 10);
     // The first classes grew well past their starting size.
     assert!(tc.cached(1) > 512, "class 1 holds {} blocks", tc.cached(1));
-    h.thread_exit(&mut tc);
+    unsafe { h.thread_exit(&mut tc) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }

@@ -12,7 +12,7 @@ fn smoke_alloc_free_many_sizes() {
     for i in 0..20000usize {
         let size = 1 + (i * 37) % 40000;
         let l = Layout::from_size_align(size, 8).unwrap();
-        let p = heap.alloc(&mut tc, l);
+        let p = unsafe { heap.alloc(&mut tc, l) };
         assert!(!p.is_null());
         unsafe { p.write_bytes((i & 0xff) as u8, size) };
         v.push((p, l, i));
@@ -24,7 +24,7 @@ fn smoke_alloc_free_many_sizes() {
             heap.dealloc(&mut tc, p, l);
         }
     }
-    heap.thread_exit(&mut tc);
+    unsafe { heap.thread_exit(&mut tc) };
     let s = heap.stats();
     eprintln!("{:?}", s.pool);
 }

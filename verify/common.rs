@@ -14,7 +14,7 @@
 //! freelist-dry guard), passed to [`World::new`].
 
 use hakmem_alloc::config::SLAB_SIZE;
-use hakmem_alloc::pool::{SlotState, Stage1Variant};
+use hakmem_alloc::pool::{SlotState, Stage1Variant, Stage2Variant};
 use hakmem_alloc::{Entry, Generation, Heap, MockPages, Options, PageSource, Pool, PoolStats, Stage};
 use std::any::Any;
 use std::collections::HashSet;
@@ -84,17 +84,56 @@ pub fn panic_message(e: &(dyn Any + Send)) -> String {
     e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
 }
 
-/// A negative control failed with the panic `e`: check that the failure is a
-/// symptom of handing out a slab of a retired SuperSlab, the mock's "touched
-/// unmapped memory" (the seed's SEGV) or a violated "model invariant", not
-/// any other panic; then re-panic with a fixed message for `should_panic`.
-pub fn stale_use_caught(name: &str, e: &(dyn Any + Send)) -> ! {
+/// The failure a negative control must show: each broken variant is named
+/// after the one thing it gets wrong, and must fail for that, not for any
+/// other panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Symptom {
+    /// A slot of a retired SuperSlab was activated and handed out: the
+    /// owner's record is no longer live in the slab's generation
+    /// ([`World::check_owned`]: "slot of a retired SuperSlab activated"), or
+    /// the slab lies in memory already unmapped (the mock's "touched unmapped
+    /// memory", the seed's SEGV).
+    RetiredActivated,
+    /// One slot handed to two owners at once (the shadow set's "handed out
+    /// twice"). Only loom's controls fail with it (shuttle's Unvalidated
+    /// controls touch an unmapped SuperSlab first).
+    #[cfg_attr(feature = "shuttle", allow(dead_code))]
+    OwnedTwice,
+    /// A slab reported zeroed that does not read all-zero ("dirty zeroed
+    /// slab", [`check_zeroed`]).
+    DirtyZeroed,
+}
+
+impl Symptom {
+    /// The words `should_panic` expects after "caught ".
+    pub fn name(self) -> &'static str {
+        match self {
+            Symptom::RetiredActivated => "activation of a slot of a retired SuperSlab",
+            Symptom::OwnedTwice => "slot owned twice",
+            Symptom::DirtyZeroed => "dirty zeroed slab",
+        }
+    }
+
+    fn matches(self, msg: &str) -> bool {
+        match self {
+            Symptom::RetiredActivated => {
+                msg.contains("touched unmapped memory") || msg.contains("slot of a retired SuperSlab activated")
+            }
+            Symptom::OwnedTwice => msg.contains("handed out twice"),
+            Symptom::DirtyZeroed => msg.contains("dirty zeroed slab"),
+        }
+    }
+}
+
+/// A negative control failed with the panic `e`: check that the failure is
+/// `want`, not any other panic (another symptom, a loom error, a deadlock);
+/// then re-panic with `negative control NAME: caught SYMPTOM` for
+/// `should_panic`.
+pub fn symptom_caught(name: &str, want: Symptom, e: &(dyn Any + Send)) -> ! {
     let msg = panic_message(e);
-    assert!(
-        msg.contains("touched unmapped memory") || msg.contains("model invariant"),
-        "{name}: unexpected failure: {msg}"
-    );
-    panic!("negative control {name}: stale SuperSlab use caught: {msg}");
+    assert!(want.matches(&msg), "{name}: failed, but not with its symptom ({}): {msg}", want.name());
+    panic!("negative control {name}: caught {}: {msg}", want.name());
 }
 
 /// A slab handed out by the pool, as plain data (sendable between threads).
@@ -105,6 +144,39 @@ pub struct Got {
     pub gen: Generation,
     pub base: usize,
     pub stage: Stage,
+    /// The pool reported the slab as reading all-zero.
+    pub zeroed: bool,
+}
+
+/// What every model release writes into its slab first (the owner used it).
+pub const DIRTY: u8 = 0xAA;
+
+/// Check that the slab of `g`, which the pool reported `zeroed`, reads zero
+/// wherever a model ever writes ([`dirty`]: its first and last words).
+/// Panics with the symptom "dirty zeroed slab" (what a broken Stage 2 would
+/// hand to `alloc_zeroed` without a memset). Reading only the bytes the
+/// models write keeps it cheap: a whole-slab scan faulted in every page of
+/// every fresh mock SuperSlab and made the loom suite several times slower;
+/// nothing else writes slab memory in the pool models.
+pub fn check_zeroed(g: &Got) {
+    for off in [0, SLAB_SIZE - 8] {
+        // SAFETY: the slab is mapped (checked by the caller) and owned by
+        // this model thread; the pool's memory is plain bytes.
+        let v = unsafe { ((g.base + off) as *const u64).read() };
+        if v != 0 {
+            panic!("dirty zeroed slab: {g:?} reported zeroed but the word at offset {off} reads {v:#x}");
+        }
+    }
+}
+
+/// The owner of `g` used its slab: write [`DIRTY`] into its first and last
+/// bytes (the model's stand-in for blocks and links written by a heap).
+pub fn dirty(g: &Got) {
+    // SAFETY: the slab is mapped and owned by this model thread.
+    unsafe {
+        core::ptr::write_bytes(g.base as *mut u8, DIRTY, 8);
+        core::ptr::write_bytes((g.base + SLAB_SIZE - 8) as *mut u8, DIRTY, 8);
+    }
 }
 
 /// How a checker drives a [`World`]: the real differences between the loom
@@ -143,8 +215,14 @@ pub struct World {
 
 impl World {
     pub fn new(flavour: Flavour, variant: Stage1Variant) -> Self {
+        Self::with_variants(flavour, variant, Stage2Variant::Claimed)
+    }
+
+    /// A world whose pool runs the given Stage 1 and Stage 2 variants.
+    pub fn with_variants(flavour: Flavour, variant: Stage1Variant, stage2: Stage2Variant) -> Self {
         let mut pool = Pool::new(MockPages::new(), opts());
         pool.set_stage1_variant(variant);
+        pool.set_stage2_variant(stage2);
         World {
             pool,
             owned: Mutex::new(HashSet::new()),
@@ -183,9 +261,10 @@ impl World {
             gens[i] = gen.get();
         }
         assert!(
-            live && gen == g.gen && state == SlotState::Active,
-            "model invariant: owned slab {g:?} but record is live={live} gen={gen:?} slot={state:?}"
+            live && gen == g.gen,
+            "slot of a retired SuperSlab activated: owned slab {g:?} but record is live={live} gen={gen:?}"
         );
+        assert!(state == SlotState::Active, "model invariant: owned slab {g:?} but slot is {state:?}");
         assert_eq!(m.superslab() as usize + g.slot as usize * SLAB_SIZE, g.base, "model invariant: slab base moved");
     }
 
@@ -195,10 +274,13 @@ impl World {
     /// [`Flavour::check_every_op`].
     pub fn acquire(&self) -> Got {
         let a = self.pool.acquire(self.flavour.class).expect("mock page source is never out of memory here");
-        let g = Got { meta: a.meta, slot: a.slot, gen: a.gen, base: a.base as usize, stage: a.stage };
+        let g = Got { meta: a.meta, slot: a.slot, gen: a.gen, base: a.base as usize, stage: a.stage, zeroed: a.zeroed };
         // The seed's crash: a slab inside an unmapped SuperSlab.
         self.pool.pages().check_mapped(a.base, SLAB_SIZE);
         assert!(self.owned.lock().unwrap().insert((g.meta, g.slot)), "model invariant: slot {g:?} handed out twice");
+        if g.zeroed {
+            check_zeroed(&g);
+        }
         if self.flavour.check_every_op {
             self.check_owned(g);
         }
@@ -212,15 +294,17 @@ impl World {
         } else {
             self.pool.pages().check_mapped(g.base as *const u8, SLAB_SIZE);
         }
+        // Still ours: use it before giving it back.
+        dirty(&g);
         assert!(self.owned.lock().unwrap().remove(&(g.meta, g.slot)), "model invariant: release of {g:?} not owned");
         self.pushes.fetch_add(1, Ordering::Relaxed);
-        self.pool.release(g.meta, g.slot, self.flavour.class);
+        unsafe { self.pool.release(g.meta, g.slot, self.flavour.class) };
     }
 
     /// Push an explicit entry on the freelist.
     pub fn push(&self, e: Entry) {
         self.pushes.fetch_add(1, Ordering::Relaxed);
-        self.pool.push_entry(self.flavour.class, e);
+        unsafe { self.pool.push_entry(self.flavour.class, e) };
     }
 
     /// From a quiescent pool (all model threads joined), with `held` the

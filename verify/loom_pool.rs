@@ -22,9 +22,9 @@
 #[path = "common.rs"]
 mod common;
 
-use common::{assert_heap_retired, opts, pin_mmap_threshold, stale_use_caught, Flavour, Got, Report, World};
+use common::{assert_heap_retired, opts, pin_mmap_threshold, symptom_caught, Flavour, Got, Report, Symptom, World};
 use hakmem_alloc::config::SLAB_SIZE;
-use hakmem_alloc::pool::Stage1Variant;
+use hakmem_alloc::pool::{Stage1Variant, Stage2Variant};
 use hakmem_alloc::{Entry, Generation, Heap, MockPages, Stage, ThreadCache};
 use loom::sync::Arc;
 use loom::thread;
@@ -94,15 +94,15 @@ fn run(name: &str, preemption_bound: Option<usize>, f: impl Fn() + Sync + Send +
 }
 
 /// Runs a model that must fail (a negative control) and checks that it
-/// failed with one of the symptoms of handing out a slab of a retired
-/// SuperSlab: the mock's "touched unmapped memory" (the seed's SEGV) or a
-/// violated model invariant (slot owned twice, record not live / wrong
-/// generation for an owned slot). Anything else (a loom error, a deadlock)
-/// does not count. Re-panics with a fixed message for `should_panic`.
-fn expect_caught(name: &str, preemption_bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
+/// failed with `want`, its own symptom ([`Symptom`]): anything else (another
+/// symptom, a loom error, a deadlock) does not count. Re-panics with
+/// `negative control NAME: caught SYMPTOM` for `should_panic`.
+fn expect_caught(name: &str, want: Symptom, preemption_bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(name, preemption_bound, f)));
-    let Err(e) = r else { return };
-    stale_use_caught(name, &*e);
+    let Err(e) = r else {
+        panic!("negative control {name}: NOT caught (expected {})", want.name());
+    };
+    symptom_caught(name, want, &*e);
 }
 
 // ---------------------------------------------------------------------------
@@ -133,7 +133,10 @@ fn crash_timeline(variant: Stage1Variant, cov: &Coverage) {
     assert!(s.stale_dropped <= 1, "{s:?}");
     match g.stage {
         // B's activation landed before the retirement CAS, which then failed.
-        Stage::Reuse => assert_eq!((g.meta, g.slot, g.gen, s.retired), (0, 0, Generation::ZERO, 0)),
+        Stage::Reuse => {
+            assert_eq!(s.retired, 0, "slot of a retired SuperSlab activated: B reused {g:?} but {s:?}");
+            assert_eq!((g.meta, g.slot, g.gen), (0, 0, Generation::ZERO));
+        }
         // An UNUSED slot of the still-live SuperSlab: the retirement failed.
         Stage::Claim => {
             assert_eq!((g.meta, g.gen, s.retired), (0, Generation::ZERO, 0));
@@ -179,18 +182,28 @@ fn loom_crash_timeline() {
 }
 
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught slot owned twice")]
 fn loom_crash_timeline_catches_unvalidated() {
-    expect_caught("crash_timeline/Unvalidated", None, || {
+    expect_caught("crash_timeline/Unvalidated", Symptom::OwnedTwice, None, || {
         crash_timeline(Stage1Variant::Unvalidated, &Coverage::default())
     });
 }
 
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
 fn loom_crash_timeline_catches_check_then_load() {
-    expect_caught("crash_timeline/CheckThenLoad", None, || {
+    expect_caught("crash_timeline/CheckThenLoad", Symptom::RetiredActivated, None, || {
         crash_timeline(Stage1Variant::CheckThenLoad, &Coverage::default())
+    });
+}
+
+/// The seed's fix: a state-checked activation under the allocation lock,
+/// then a NULL check of `ss`.
+#[test]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
+fn loom_crash_timeline_catches_seed_fix() {
+    expect_caught("crash_timeline/SeedFix", Symptom::RetiredActivated, None, || {
+        crash_timeline(Stage1Variant::SeedFix, &Coverage::default())
     });
 }
 
@@ -278,15 +291,17 @@ fn loom_aba_retire() {
 }
 
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught slot owned twice")]
 fn loom_aba_retire_catches_unvalidated() {
-    expect_caught("aba_retire/Unvalidated", Some(2), || aba_retire(Stage1Variant::Unvalidated, &Coverage::default()));
+    expect_caught("aba_retire/Unvalidated", Symptom::OwnedTwice, Some(2), || {
+        aba_retire(Stage1Variant::Unvalidated, &Coverage::default())
+    });
 }
 
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
 fn loom_aba_retire_catches_check_then_load() {
-    expect_caught("aba_retire/CheckThenLoad", Some(2), || {
+    expect_caught("aba_retire/CheckThenLoad", Symptom::RetiredActivated, Some(2), || {
         aba_retire(Stage1Variant::CheckThenLoad, &Coverage::default())
     });
 }
@@ -314,7 +329,9 @@ impl HeapWorld {
     }
 
     fn alloc(&self, tc: &mut ThreadCache, tag: u64) -> Blk {
-        let p = self.heap.alloc(tc, Self::layout());
+        // SAFETY: every cache of this model is used with this one heap, by
+        // one thread at a time.
+        let p = unsafe { self.heap.alloc(tc, Self::layout()) };
         assert!(!p.is_null());
         assert!(self.heap.pages().is_mapped(p, BIG), "model invariant: block {p:p} outside a live mapping");
         assert!(self.live.lock().unwrap().insert(p as usize), "model invariant: block {p:p} handed out twice");
@@ -362,16 +379,16 @@ fn cross_thread_free(cov: &Coverage) {
     let r = spawn(move || {
         let mut tc = ThreadCache::new();
         wr.free(&mut tc, p, 1);
-        wr.heap.thread_exit(&mut tc);
+        unsafe { wr.heap.thread_exit(&mut tc) };
         let x = wr.alloc(&mut tc, 3);
         wr.free(&mut tc, x, 3);
-        wr.heap.thread_exit(&mut tc);
+        unsafe { wr.heap.thread_exit(&mut tc) };
     });
     let wo = w.clone();
     let o = spawn(move || {
         let mut tco = tco;
         wo.free(&mut tco, q, 2);
-        wo.heap.thread_exit(&mut tco);
+        unsafe { wo.heap.thread_exit(&mut tco) };
     });
     r.join().unwrap();
     o.join().unwrap();
@@ -389,7 +406,7 @@ fn cross_thread_free(cov: &Coverage) {
         let x = w.alloc(&mut tc, 4);
         assert_eq!(w.heap.abandoned_slabs(), 0);
         w.free(&mut tc, x, 4);
-        w.heap.thread_exit(&mut tc);
+        unsafe { w.heap.thread_exit(&mut tc) };
     }
     assert_heap_retired(&w.heap);
 }
@@ -414,4 +431,171 @@ fn loom_cross_thread_free() {
             "abandoned 0 retired 2 stage1 0 stale_dropped 0",
         ],
     );
+}
+
+// ---------------------------------------------------------------------------
+// Model 4: Stage 2's UNUSED claim racing a claim-use-release of the same slot.
+// ---------------------------------------------------------------------------
+
+/// A fresh (zeroed) SuperSlab, slot 0 held by the main thread so it stays
+/// live. Then, concurrently:
+/// * A acquires (Stage 2 claims an UNUSED slot), dirties the slab, releases;
+/// * B acquires (Stage 1 reuses A's entry, or Stage 2 claims a slot).
+///
+/// The record's word goes `A -> A|s -> A` within one generation while B may
+/// sit between its reads of the word and the `touched` hint and its CAS. A
+/// slab B is handed as `zeroed` must read all-zero (the check in
+/// `World::acquire`, symptom "dirty zeroed slab").
+fn stage2_zeroed(variant: Stage2Variant, cov: &Coverage) {
+    let w = Arc::new(World::with_variants(LOOM, Stage1Variant::Validated, variant));
+    let first = w.acquire();
+    assert_eq!((first.meta, first.slot, first.stage, first.zeroed), (0, 0, Stage::Map, true));
+
+    let wa = w.clone();
+    let a = spawn(move || {
+        let g = wa.acquire();
+        wa.release(g);
+        g
+    });
+    let wb = w.clone();
+    let b = spawn(move || wb.acquire());
+    let ga = a.join().unwrap();
+    let gb = b.join().unwrap();
+    cover(cov, format!("A {:?} slot {} B {:?} slot {} zeroed {}", ga.stage, ga.slot, gb.stage, gb.slot, gb.zeroed));
+    w.finish(vec![first, gb]);
+}
+
+#[test]
+fn loom_stage2_zeroed() {
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("stage2_zeroed", Some(2), move || stage2_zeroed(Stage2Variant::Claimed, &c));
+    assert_covered(
+        &cov,
+        &[
+            // The race: B's Stage 2 read the word and the hint before A's
+            // claim of slot 1 and CASed after A's release. B owns slot 1,
+            // and learns from the touched bit it claimed that it is used.
+            "A Claim slot 1 B Claim slot 1 zeroed false",
+            // No race: B claims another UNUSED slot, zeroed.
+            "A Claim slot 1 B Claim slot 2 zeroed true",
+            "A Claim slot 2 B Claim slot 1 zeroed true",
+            // B's Stage 1 reused A's entry (never reported zeroed).
+            "A Claim slot 1 B Reuse slot 1 zeroed false",
+        ],
+    );
+}
+
+/// Before issue 13, Stage 2 trusted the `touched` hint it read before its CAS.
+#[test]
+#[should_panic(expected = "caught dirty zeroed slab")]
+fn loom_stage2_zeroed_catches_touched_hint() {
+    expect_caught("stage2_zeroed/TouchedHint", Symptom::DirtyZeroed, Some(2), || {
+        stage2_zeroed(Stage2Variant::TouchedHint, &Coverage::default())
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Model 5: the whole pool: Stage 1 and Stage 2 acquirers racing a release
+// and a retirement.
+// ---------------------------------------------------------------------------
+
+/// One SuperSlab, mapped zeroed, record 0: slot 0 held by R, slot 1 EMPTY
+/// (claimed, dirtied, released: its entry is on the freelist), slots 2 and 3
+/// UNUSED. Then, concurrently:
+/// * R dirties and releases slot 0: push its entry, then (nothing else
+///   active) the retirement CAS, generation bump, unmap;
+/// * S and T acquire: Stage 1 pops slot 1's or slot 0's entry (valid, or
+///   stale after the retirement), Stage 2 claims slot 2 or 3 (if before the
+///   retirement), Stage 3 maps a SuperSlab (record 0 reused, or record 1).
+///
+/// Checked in every execution: no slot owned twice (shadow set), every slab
+/// reported zeroed reads all-zero, every slab handed out mapped; at the
+/// quiescent end, each owned slab's record live in its generation (no slot
+/// of a retired SuperSlab activated), then the freelist drained, everything
+/// released and retired.
+fn pool_race(variant: Stage1Variant, cov: &Coverage) {
+    let w = Arc::new(World::new(LOOM, variant));
+    let g0 = w.acquire();
+    let g1 = w.acquire();
+    assert_eq!((g0.slot, g0.stage, g1.slot, g1.stage), (0, Stage::Map, 1, Stage::Claim));
+    w.release(g1);
+
+    let wr = w.clone();
+    let r = spawn(move || wr.release(g0));
+    let ws = w.clone();
+    let s = spawn(move || ws.acquire());
+    let wt = w.clone();
+    let t = spawn(move || wt.acquire());
+    r.join().unwrap();
+    let gs = s.join().unwrap();
+    let gt = t.join().unwrap();
+
+    let st = w.pool.stats();
+    let one = |g: &Got| {
+        format!("{:?} {}:{} gen {}{}", g.stage, g.meta, g.slot, g.gen.get(), if g.zeroed { " zeroed" } else { "" })
+    };
+    let (a, b) = if (gs.meta, gs.slot) <= (gt.meta, gt.slot) { (gs, gt) } else { (gt, gs) };
+    cover(cov, format!("{} / {} retired {} stale {}", one(&a), one(&b), st.retired, st.stale_dropped));
+    w.finish(vec![gs, gt]);
+}
+
+#[test]
+fn loom_pool_race() {
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("pool_race", Some(1), move || pool_race(Stage1Variant::Validated, &c));
+    assert_covered(
+        &cov,
+        &[
+            // Both reused entries before R's retirement CAS (which failed).
+            "Reuse 0:0 gen 0 / Reuse 0:1 gen 0 retired 0 stale 0",
+            // Stage 1 and Stage 2 before the retirement.
+            "Reuse 0:1 gen 0 / Claim 0:2 gen 0 zeroed retired 0 stale 0",
+            // Both entries dropped as stale after the retirement; record 0
+            // reused by Stage 3 (new SuperSlab, zeroed), then Stage 2 on it.
+            "Map 0:0 gen 1 zeroed / Claim 0:1 gen 1 zeroed retired 1 stale 2",
+            "Map 1:0 gen 0 zeroed / Claim 1:1 gen 0 zeroed retired 1 stale 2",
+        ],
+    );
+    // Stage 3 re-checks under the backend lock: the second acquirer to reach
+    // Stage 3 claims an UNUSED slot of the SuperSlab the first just mapped
+    // instead of mapping another (before that fix this model reached
+    // "Map 0:0 gen 1 zeroed / Map 1:0 gen 0 zeroed retired 1 stale 2").
+    assert!(!cov.lock().unwrap().iter().any(|o| o.starts_with("Map") && o.contains("/ Map")), "two SuperSlabs mapped");
+    // With the generation, an entry of generation 0 never activates a slot
+    // of the SuperSlab record 0 describes in generation 1.
+    assert!(!cov.lock().unwrap().iter().any(|o| o.contains("Reuse 0:1 gen 1")), "stale entry revived");
+}
+
+/// The seed's fix (state-checked activation under the lock, then a NULL
+/// check of `ss`) activates a slot of a SuperSlab that retired between the
+/// pop and the activation, while `ss` is still set.
+#[test]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
+fn loom_pool_race_catches_seed_fix() {
+    expect_caught("pool_race/SeedFix", Symptom::RetiredActivated, Some(1), || {
+        pool_race(Stage1Variant::SeedFix, &Coverage::default())
+    });
+}
+
+#[test]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
+fn loom_pool_race_catches_check_then_load() {
+    expect_caught("pool_race/CheckThenLoad", Symptom::RetiredActivated, Some(1), || {
+        pool_race(Stage1Variant::CheckThenLoad, &Coverage::default())
+    });
+}
+
+/// Without the generation (live bit and inactive bit only) every model
+/// passes: what the generation adds is shown by the outcomes reached here.
+#[test]
+fn loom_pool_race_no_generation() {
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("pool_race/NoGeneration", Some(1), move || pool_race(Stage1Variant::NoGeneration, &c));
+    // Safe (every check passed), but a generation-0 entry revived slot 1 in
+    // generation 1: an UNUSED slot of a new, zeroed SuperSlab handed out by
+    // Stage 1 as a reused (not zeroed) one.
+    assert_covered(&cov, &["Map 0:0 gen 1 zeroed / Reuse 0:1 gen 1 retired 1 stale 0"]);
 }

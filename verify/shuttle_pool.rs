@@ -31,9 +31,9 @@
 mod common;
 
 use common::{
-    assert_heap_retired, opts, panic_message, pin_mmap_threshold, stale_use_caught, Flavour, Got, Report, World,
+    assert_heap_retired, opts, panic_message, pin_mmap_threshold, symptom_caught, Flavour, Got, Report, Symptom, World,
 };
-use hakmem_alloc::pool::Stage1Variant;
+use hakmem_alloc::pool::{Stage1Variant, Stage2Variant};
 use hakmem_alloc::{Entry, Generation, Heap, MockPages, Pool, ThreadCache};
 use shuttle::rand::{thread_rng, Rng};
 use shuttle::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
@@ -83,21 +83,24 @@ fn run<S: Scheduler + 'static>(name: &str, scheduler: S, f: impl Fn() + Send + S
 }
 
 /// Runs a model that must fail (a negative control) and checks that it failed
-/// with a symptom of handing out a slab of a retired SuperSlab (see
-/// [`common::stale_use_caught`]). Re-panics with a fixed message for
-/// `should_panic`.
-fn expect_caught(name: &str, f: impl FnOnce()) {
+/// with `want`, its own symptom ([`common::Symptom`]), not any other panic.
+/// Re-panics with `negative control NAME: caught SYMPTOM` for `should_panic`.
+fn expect_caught(name: &str, want: Symptom, f: impl FnOnce()) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     let Err(e) = r else {
-        eprintln!("negative control {name}: NOT caught");
-        return;
+        panic!("negative control {name}: NOT caught (expected {})", want.name());
     };
-    stale_use_caught(name, &*e);
+    symptom_caught(name, want, &*e);
 }
 
 /// [`expect_caught`] of [`run`]`(name, scheduler, f)`.
-fn run_expect_caught<S: Scheduler + 'static>(name: &str, scheduler: S, f: impl Fn() + Send + Sync + 'static) {
-    expect_caught(name, || run(name, scheduler, f));
+fn run_expect_caught<S: Scheduler + 'static>(
+    name: &str,
+    want: Symptom,
+    scheduler: S,
+    f: impl Fn() + Send + Sync + 'static,
+) {
+    expect_caught(name, want, || run(name, scheduler, f));
 }
 
 /// [`run`]s `model` with one [`Seen`] shared by all its schedules; returns it.
@@ -116,7 +119,17 @@ fn run_seen<S: Scheduler + 'static>(
 /// `scheduler` and asserts that its schedules reached the race: SuperSlabs
 /// retired and stale entries dropped.
 fn run_pool_model<S: Scheduler + 'static>(name: &str, scheduler: S, model: fn(Stage1Variant, &Seen)) {
-    let seen = run_seen(name, scheduler, move |seen| model(Stage1Variant::Validated, seen));
+    run_pool_model_variant(name, scheduler, Stage1Variant::Validated, model);
+}
+
+/// [`run_pool_model`] with a Stage 1 variant that must pass too.
+fn run_pool_model_variant<S: Scheduler + 'static>(
+    name: &str,
+    scheduler: S,
+    variant: Stage1Variant,
+    model: fn(Stage1Variant, &Seen),
+) {
+    let seen = run_seen(name, scheduler, move |seen| model(variant, seen));
     let [retired, stale, ..] = seen.get();
     assert!(retired > 0 && stale > 0, "the model never reached the race: {seen:?}");
 }
@@ -202,7 +215,11 @@ fn churn(variant: Stage1Variant, seen: &Seen) {
 }
 
 fn churn_n(variant: Stage1Variant, seen: &Seen, threads: usize, ops: usize) {
-    let w = Arc::new(World::new(SHUTTLE, variant));
+    churn_n_with(variant, Stage2Variant::Claimed, seen, threads, ops);
+}
+
+fn churn_n_with(variant: Stage1Variant, stage2: Stage2Variant, seen: &Seen, threads: usize, ops: usize) {
+    let w = Arc::new(World::with_variants(SHUTTLE, variant, stage2));
     let wt = w.clone();
     spawn_join(threads, move |_| {
         let mut rng = thread_rng();
@@ -233,19 +250,51 @@ fn shuttle_churn_pct() {
 }
 
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
 fn shuttle_churn_catches_unvalidated() {
-    run_expect_caught("churn/Unvalidated", RandomScheduler::new_from_seed(1, 100), || {
+    run_expect_caught("churn/Unvalidated", Symptom::RetiredActivated, RandomScheduler::new_from_seed(1, 100), || {
         churn(Stage1Variant::Unvalidated, &Seen::default())
     });
 }
 
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
 fn shuttle_churn_catches_check_then_load() {
-    run_expect_caught("churn/CheckThenLoad", PctScheduler::new_from_seed(1, 3, 3000), || {
-        churn(Stage1Variant::CheckThenLoad, &Seen::default())
+    run_expect_caught(
+        "churn/CheckThenLoad",
+        Symptom::RetiredActivated,
+        PctScheduler::new_from_seed(1, 3, 3000),
+        || churn(Stage1Variant::CheckThenLoad, &Seen::default()),
+    );
+}
+
+#[test]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
+fn shuttle_churn_catches_seed_fix() {
+    run_expect_caught("churn/SeedFix", Symptom::RetiredActivated, PctScheduler::new_from_seed(1, 3, 3000), || {
+        churn(Stage1Variant::SeedFix, &Seen::default())
     });
+}
+
+/// Stage 2 trusting its `touched` hint (before issue 13).
+#[test]
+#[should_panic(expected = "caught dirty zeroed slab")]
+fn shuttle_churn_catches_touched_hint() {
+    run_expect_caught("churn/TouchedHint", Symptom::DirtyZeroed, PctScheduler::new_from_seed(1, 3, 3000), || {
+        churn_n_with(Stage1Variant::Validated, Stage2Variant::TouchedHint, &Seen::default(), CHURN_THREADS, CHURN_OPS)
+    });
+}
+
+/// Without the generation check (live and inactive bits only) the churn
+/// model passes: the generation is not what keeps Stage 1 safe here.
+#[test]
+fn shuttle_churn_no_generation() {
+    run_pool_model_variant(
+        "churn/NoGeneration/pct3",
+        PctScheduler::new(3, iters(1000)),
+        Stage1Variant::NoGeneration,
+        churn,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -294,9 +343,9 @@ fn shuttle_aba_pct() {
 }
 
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
 fn shuttle_aba_catches_unvalidated() {
-    run_expect_caught("aba/Unvalidated", RandomScheduler::new_from_seed(1, 100), || {
+    run_expect_caught("aba/Unvalidated", Symptom::RetiredActivated, RandomScheduler::new_from_seed(1, 100), || {
         aba(Stage1Variant::Unvalidated, &Seen::default())
     });
 }
@@ -332,7 +381,9 @@ struct HeapWorld {
 impl HeapWorld {
     fn alloc(&self, tc: &mut ThreadCache, by: u64, size: usize, tag: u64) -> Blk {
         let l = Layout::from_size_align(size, 8).unwrap();
-        let p = self.heap.alloc(tc, l);
+        // SAFETY: every cache of this model is used with this one heap, by
+        // one thread at a time.
+        let p = unsafe { self.heap.alloc(tc, l) };
         assert!(!p.is_null());
         assert!(self.heap.pages().is_mapped(p, size), "model invariant: block {p:p} outside a live mapping");
         assert!(self.live.lock().unwrap().insert(p as usize), "model invariant: block {p:p} handed out twice");
@@ -400,14 +451,15 @@ fn heap_cross_free(seen: &SeenRef) {
                         wt.free(&mut tc, id, b, &st);
                     }
                 }
-                9 => wt.heap.thread_exit(&mut tc),
+                9 => unsafe { wt.heap.thread_exit(&mut tc) },
                 _ => {}
             }
         }
         for b in mine {
             wt.free(&mut tc, id, b, &st);
         }
-        wt.heap.thread_exit(&mut tc);
+        // SAFETY: `tc` is this model thread's cache, used only with `wt.heap`.
+        unsafe { wt.heap.thread_exit(&mut tc) };
         // Slabs left abandoned now (frees into them later take them over).
         st.abandoned.fetch_add(wt.heap.abandoned_slabs() as u64, Ordering::Relaxed);
     });
@@ -417,7 +469,7 @@ fn heap_cross_free(seen: &SeenRef) {
     for b in rest {
         w.free(&mut tc, main, b, seen);
     }
-    w.heap.thread_exit(&mut tc);
+    unsafe { w.heap.thread_exit(&mut tc) };
     assert!(w.live.lock().unwrap().is_empty());
     seen.abandoned.fetch_add(w.heap.abandoned_slabs() as u64, Ordering::Relaxed);
     // Adopt every abandoned slab (their remote lists hold the last blocks).
@@ -429,7 +481,7 @@ fn heap_cross_free(seen: &SeenRef) {
             let b = w.alloc(&mut tc, main, size, 0);
             w.free(&mut tc, main, b, seen);
         }
-        w.heap.thread_exit(&mut tc);
+        unsafe { w.heap.thread_exit(&mut tc) };
     }
     let s = assert_heap_retired(&w.heap);
     seen.retired.fetch_add(s.retired, Ordering::Relaxed);
@@ -474,14 +526,17 @@ fn shuttle_heap_cross_free_pct() {
 /// profiles and paste the schedules it prints.
 #[cfg(debug_assertions)]
 const CTL_SCHEDULE: &str = "\
-9102a206e2f3fe8bb9cbb6b86a902449922449922449922449922449124892244992244992244992244992e4\
-2749922449922449922449922449922449922449922449922449922449922449922449922449729224499224\
-49922449922449922449922449922449922449922449922409499224495a9224499224499224499224499224\
-4992244992244992244992244992244992244992244992244992244992244992244992244992244992a49224\
-4992244992244992244992249524499224499224499224499224499224a92449922449922449922449922449\
-922449922449d225499224499224499224499224499224492a49922449922449922449922449922449922449\
-9224499224499224499224499224499224499224499224499224499224499224499224499224499224492049\
-922400000000";
+9102a308c7c2819fe6ea9590e401002449922449922449922449244991244992244992244992\
+2449922449922449324992244992244992244992244992932449922449922449922449922449\
+9224799224499224499224499224499224499224499224499224499224499224499224499224\
+49929c24499224499224499224499224499224499224499224499224499224494a9224499224\
+499224e992244992244992244992244992244992244992244992244992244992244992244992\
+2449922449922449922449922449922449922449922449922449922449922449922449922449\
+4b92244992244992244992244992244992244992244992244992244992244992244992244992\
+244992244992244992244992244992244992244992f492244992244992244992244992244992\
+2449922449922449922449922449922449922449922449922449922449922449922449922449\
+9224499224952449922449922449922449922449922449922449922449922449922449922449\
+9224499224499224499224499224499224499224499224902449120000000000";
 
 /// As above, for builds without debug assertions (`cargo test --release`).
 #[cfg(not(debug_assertions))]
@@ -502,7 +557,7 @@ fn churn_small_check_then_load() {
 /// to the search that found the schedule, so it still proves the model
 /// catches the variant; re-record to get the one-schedule replay back.
 #[test]
-#[should_panic(expected = "stale SuperSlab use caught")]
+#[should_panic(expected = "caught activation of a slot of a retired SuperSlab")]
 fn shuttle_replay_check_then_load_crash() {
     pin_mmap_threshold();
     let replay = std::panic::catch_unwind(|| {
@@ -515,11 +570,12 @@ fn shuttle_replay_check_then_load_crash() {
         Err(e) => panic_message(&**e),
     };
     if msg.contains("touched unmapped memory") {
-        panic!("negative control replay/CheckThenLoad: stale SuperSlab use caught: {msg}");
+        panic!("negative control replay/CheckThenLoad: caught activation of a slot of a retired SuperSlab: {msg}");
     }
     eprintln!("WARNING: CTL_SCHEDULE no longer replays ({msg}); re-record it (see its docs). Searching instead.");
     run_expect_caught(
         "churn_n(2, 8)/CheckThenLoad",
+        Symptom::RetiredActivated,
         PctScheduler::new_from_seed(1, 3, 3000),
         churn_small_check_then_load,
     );

@@ -63,9 +63,9 @@ impl Target for HeapTarget {
 
     fn alloc(&mut self, layout: Layout, zeroed: bool) -> *mut u8 {
         if zeroed {
-            self.heap.alloc_zeroed(&mut self.main, layout)
+            unsafe { self.heap.alloc_zeroed(&mut self.main, layout) }
         } else {
-            self.heap.alloc(&mut self.main, layout)
+            unsafe { self.heap.alloc(&mut self.main, layout) }
         }
     }
 
@@ -86,9 +86,9 @@ impl Target for HeapTarget {
                 OtherReq::Free { p, layout } => unsafe { self.heap.dealloc(&mut self.other, *p, *layout) },
                 OtherReq::Alloc { layout, zeroed, out } => {
                     *out = if *zeroed {
-                        self.heap.alloc_zeroed(&mut self.other, *layout)
+                        unsafe { self.heap.alloc_zeroed(&mut self.other, *layout) }
                     } else {
-                        self.heap.alloc(&mut self.other, *layout)
+                        unsafe { self.heap.alloc(&mut self.other, *layout) }
                     };
                 }
             }
@@ -96,11 +96,11 @@ impl Target for HeapTarget {
     }
 
     fn flush_other(&mut self) {
-        self.heap.thread_exit(&mut self.other);
+        unsafe { self.heap.thread_exit(&mut self.other) };
     }
 
     fn exit_thread(&mut self) {
-        self.heap.thread_exit(&mut self.main);
+        unsafe { self.heap.thread_exit(&mut self.main) };
     }
 
     fn trim(&mut self) {
@@ -145,8 +145,8 @@ impl Target for HeapTarget {
     fn finish(&mut self, classes: &[bool; NUM_CLASSES]) {
         let h = &self.heap;
         h.pages().fail_after(HEAL);
-        h.thread_exit(&mut self.other);
-        h.thread_exit(&mut self.main);
+        unsafe { h.thread_exit(&mut self.other) };
+        unsafe { h.thread_exit(&mut self.main) };
         // Slabs abandoned while some of their blocks sat in another cache got
         // those blocks back through their remote lists: adopting them must
         // find them empty, and flushing must release them.
@@ -156,12 +156,12 @@ impl Target for HeapTarget {
             let before = h.abandoned_slabs();
             for &c in &used {
                 let l = Layout::from_size_align(class_size(c), 8).unwrap();
-                let p = h.alloc(&mut tc, l);
+                let p = unsafe { h.alloc(&mut tc, l) };
                 assert!(!p.is_null(), "allocation of class {c} failed while reclaiming abandoned slabs");
                 // SAFETY: fresh block of `tc`, given straight back.
                 unsafe { h.dealloc(&mut tc, p, l) };
             }
-            h.thread_exit(&mut tc);
+            unsafe { h.thread_exit(&mut tc) };
             assert!(
                 h.abandoned_slabs() < before,
                 "abandoned slabs stay abandoned: not adopted, or some of their blocks never came back (classes used: {used:?})"
@@ -186,21 +186,21 @@ impl Target for HeapTarget {
         let mut blocks = Vec::new();
         for &c in used.first().iter().chain(used.last().iter()).copied().chain(&[0]) {
             let l = Layout::from_size_align(class_size(c), 8).unwrap();
-            let p = h.alloc(&mut tc, l);
+            let p = unsafe { h.alloc(&mut tc, l) };
             assert!(!p.is_null(), "class {c} cannot be allocated again after the run");
             // SAFETY: fresh block of l.size() bytes.
             unsafe { p.write_bytes(0xa5, l.size()) };
             blocks.push((p, l));
         }
         let l = Layout::from_size_align(MAX_SMALL + 1, 8).unwrap();
-        let p = h.alloc(&mut tc, l);
+        let p = unsafe { h.alloc(&mut tc, l) };
         assert!(!p.is_null(), "a large block cannot be allocated again after the run");
         blocks.push((p, l));
         for (p, l) in blocks {
             // SAFETY: blocks allocated just above, freed once.
             unsafe { h.dealloc(&mut tc, p, l) };
         }
-        h.thread_exit(&mut tc);
+        unsafe { h.thread_exit(&mut tc) };
         assert_eq!(h.pool().stats().live_superslabs, 0, "SuperSlabs stay live after the reuse check");
         assert_eq!(h.abandoned_slabs(), 0);
     }

@@ -449,7 +449,7 @@ impl Model {
         let l = self.live.swap_remove(k);
         self.check_markers(&l, "release");
         let before = self.pool.meta(l.meta).generation().get();
-        self.pool.release(l.meta, l.slot, l.class);
+        unsafe { self.pool.release(l.meta, l.slot, l.class) };
         let e = Entry { index: l.meta, slot: l.slot, gen: Generation::new(l.gen) };
         self.free[l.class].push(e);
         if self.history.len() < MAX_HISTORY {
@@ -557,7 +557,7 @@ impl Model {
                 }
                 let e = self.history[usize::from(i) % self.history.len()];
                 let c = usize::from(class) % NUM_CLASSES;
-                self.pool.push_entry(c, e);
+                unsafe { self.pool.push_entry(c, e) };
                 self.free[c].push(e);
             }
             PoolOp::PushForged { record, slot, gen_delta, class } => {
@@ -572,7 +572,7 @@ impl Model {
                     gen: Generation::new(g.rem_euclid(1 << 31) as u32),
                 };
                 let c = usize::from(class) % NUM_CLASSES;
-                self.pool.push_entry(c, e);
+                unsafe { self.pool.push_entry(c, e) };
                 self.free[c].push(e);
             }
             PoolOp::Trim => {
@@ -625,7 +625,7 @@ impl Model {
         if self.exact {
             assert_eq!(self.pool.stats().stale_dropped - stale, left, "every leftover entry of class 0 is stale");
         }
-        self.pool.release(a.meta, a.slot, 0);
+        unsafe { self.pool.release(a.meta, a.slot, 0) };
         assert_eq!(self.pool.stats().live_superslabs, 0);
     }
 }

@@ -26,10 +26,13 @@
 //! while a slot is active. A stale entry is dropped, counted, and the pop
 //! continues; when the freelist runs dry the acquire falls through to Stage 2/3.
 //!
-//! The seed's own proposal (check `ss != NULL`, then use it) and a
-//! generation check followed by a separate load are kept as test-only
-//! variants in model builds (`Stage1Variant`), so the loom and shuttle models
-//! can show they crash.
+//! The seed's crash (no validation), the seed's own fix (a state-checked
+//! activation under a lock, then a NULL check of `ss`), a generation check
+//! followed by a separate activation and load, and the real CAS without the
+//! generation are kept as test-only variants in model builds
+//! ([`Stage1Variant`]), with Stage 2's pre-issue-13 use of the `touched`
+//! hint ([`Stage2Variant`]), so the loom and shuttle models can show which
+//! fail and how (verify/README.md).
 //!
 //! # Metadata
 //! Records and freelist nodes live in `Arena`s mapped from the page source;
@@ -94,9 +97,31 @@ pub enum Stage1Variant {
     Validated,
     /// The seed's crash: no validation at all.
     Unvalidated,
-    /// The seed's proposed fix: check `ss != NULL` and the generation, then
-    /// activate and load separately.
+    /// A generation check followed by a separate activation and load: check
+    /// `ss != NULL` and the generation, then activate and load separately.
     CheckThenLoad,
+    /// The seed's fix: under the allocation lock, a state-checked
+    /// transition of the slot to ACTIVE, then load `ss` and NULL-check it
+    /// (see `activate_seed_fix`).
+    SeedFix,
+    /// The real CAS without the generation: the record must be live and the
+    /// slot inactive, the entry's generation is not compared.
+    NoGeneration,
+}
+
+/// How Stage 2 decides that a claimed slot is UNUSED (and so, in a SuperSlab
+/// mapped zeroed, still zero). Model builds only: the buggy variant is a
+/// negative control for verify/.
+#[cfg(any(feature = "loom", feature = "shuttle"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage2Variant {
+    /// The real protocol: the previous value of the slot's `touched` bit,
+    /// claimed with `fetch_or` after the activating CAS.
+    Claimed,
+    /// Before issue 13: the `touched` hint read before the CAS. A claim that
+    /// raced a claim-use-release of the same slot reports a dirty slab as
+    /// zeroed.
+    TouchedHint,
 }
 
 /// Counters of the pool (always on: they are on cold paths only).
@@ -151,6 +176,8 @@ pub struct Pool<P: PageSource> {
     opts: Options,
     #[cfg(any(feature = "loom", feature = "shuttle"))]
     variant: Stage1Variant,
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    stage2_variant: Stage2Variant,
 }
 
 // SAFETY: all shared state is atomics, arenas of Sync records, or behind the
@@ -158,6 +185,19 @@ pub struct Pool<P: PageSource> {
 unsafe impl<P: PageSource> Sync for Pool<P> {}
 // SAFETY: as above; the pool owns its mappings.
 unsafe impl<P: PageSource + Send> Send for Pool<P> {}
+
+/// A pool invariant found broken on a cold path (misuse through the unsafe
+/// internals, or a bug): one line `hakmem: WHAT at ADDR` and abort, never a
+/// panic that could unwind out of `GlobalAlloc`. Model builds panic with the
+/// same line instead, so loom and shuttle can report the schedule.
+#[cold]
+#[inline(never)]
+fn broken(what: &str, addr: *const u8) -> ! {
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    panic!("hakmem: {what} at {addr:p}");
+    #[cfg(not(any(feature = "loom", feature = "shuttle")))]
+    crate::out::fatal(what, addr)
+}
 
 macro_rules! trace {
     ($pool:expr, $($arg:tt)*) => {
@@ -195,6 +235,8 @@ impl<P: PageSource> Pool<P> {
             opts,
             #[cfg(any(feature = "loom", feature = "shuttle"))]
             variant: Stage1Variant::Validated,
+            #[cfg(any(feature = "loom", feature = "shuttle"))]
+            stage2_variant: Stage2Variant::Claimed,
         }
     }
 
@@ -202,6 +244,12 @@ impl<P: PageSource> Pool<P> {
     #[cfg(any(feature = "loom", feature = "shuttle"))]
     pub fn set_stage1_variant(&mut self, v: Stage1Variant) {
         self.variant = v;
+    }
+
+    /// Select how Stage 2 decides UNUSED (model builds only; negative controls).
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    pub fn set_stage2_variant(&mut self, v: Stage2Variant) {
+        self.stage2_variant = v;
     }
 
     /// The page source.
@@ -294,8 +342,8 @@ impl<P: PageSource> Pool<P> {
             let node = self.freelists[class].pop(&self.nodes)?;
             let e = Entry::unpack(self.nodes.get(node).entry.load(Ordering::Relaxed));
             self.spare_nodes.push(&self.nodes, node);
-            if self.activate_entry(e) {
-                return Some(self.finish(class, e.index, e.slot, e.gen, Stage::Reuse, false));
+            if let Some(gen) = self.activate_entry(e) {
+                return Some(self.finish(class, e.index, e.slot, gen, Stage::Reuse, false));
             }
             self.counters.stale.fetch_add(1, Ordering::Relaxed);
             trace!(
@@ -311,36 +359,87 @@ impl<P: PageSource> Pool<P> {
     }
 
     /// Validate `e` and activate its slot in one CAS (see the module docs).
-    fn activate_entry(&self, e: Entry) -> bool {
+    /// Returns the generation the slot was activated in.
+    fn activate_entry(&self, e: Entry) -> Option<Generation> {
         let meta = self.metas.get(e.index);
         #[cfg(any(feature = "loom", feature = "shuttle"))]
         match self.variant {
             Stage1Variant::Validated => {}
             Stage1Variant::Unvalidated => {
                 meta.word.fetch_or(1 << e.slot, Ordering::AcqRel);
-                return true;
+                return Some(e.gen);
             }
             Stage1Variant::CheckThenLoad => {
                 if meta.ss.load(Ordering::Acquire).is_null() || meta.word().gen() != e.gen {
-                    return false;
+                    return None;
                 }
                 meta.word.fetch_or(1 << e.slot, Ordering::AcqRel);
-                return true;
+                return Some(e.gen);
+            }
+            Stage1Variant::SeedFix => return self.activate_seed_fix(e),
+            Stage1Variant::NoGeneration => {
+                let mut w = SlotWord(meta.word.load(Ordering::Acquire));
+                loop {
+                    if !w.live() || w.active() & (1 << e.slot) != 0 {
+                        return None;
+                    }
+                    match meta.word.compare_exchange_weak(
+                        w.0,
+                        w.with_active(e.slot).0,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            meta.touched.fetch_or(1 << e.slot, Ordering::Relaxed);
+                            return Some(w.gen());
+                        }
+                        Err(cur) => w = SlotWord(cur),
+                    }
+                }
             }
         }
         let mut w = SlotWord(meta.word.load(Ordering::Acquire));
         loop {
             if !w.admits(e.gen, e.slot) {
-                return false;
+                return None;
             }
             match meta.word.compare_exchange_weak(w.0, w.with_active(e.slot).0, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     meta.touched.fetch_or(1 << e.slot, Ordering::Relaxed);
-                    return true;
+                    return Some(e.gen);
                 }
                 Err(cur) => w = SlotWord(cur),
             }
         }
+    }
+
+    /// The seed's own fix of its crash, as faithfully as this pool allows:
+    /// under the allocation lock (here the backend lock, the pool's only
+    /// lock), a state-checked transition of the slot to ACTIVE (the seed's
+    /// `sp_slot_mark_active`: the slot must not be active; no generation, no
+    /// liveness check), then load `ss` (Relaxed, as the seed) and, if it is
+    /// null, undo the activation and fall through to Stage 2.
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    fn activate_seed_fix(&self, e: Entry) -> Option<Generation> {
+        let meta = self.metas.get(e.index);
+        let b = lock(&self.backend);
+        let mut w = SlotWord(meta.word.load(Ordering::Acquire));
+        loop {
+            if w.active() & (1 << e.slot) != 0 {
+                return None;
+            }
+            match meta.word.compare_exchange_weak(w.0, w.with_active(e.slot).0, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(cur) => w = SlotWord(cur),
+            }
+        }
+        if meta.ss.load(Ordering::Relaxed).is_null() {
+            meta.word.fetch_and(!(1u64 << e.slot), Ordering::AcqRel);
+            return None;
+        }
+        drop(b);
+        meta.touched.fetch_or(1 << e.slot, Ordering::Relaxed);
+        Some(e.gen)
     }
 
     fn stage2(&self, class: usize) -> Option<Acquired> {
@@ -348,13 +447,23 @@ impl<P: PageSource> Pool<P> {
         if f == 0 {
             return None;
         }
+        self.claim_unused(class, f)
+    }
+
+    /// Claim an UNUSED slot of record `f - 1` (a hint: the record may be
+    /// full, retired, or reused since).
+    fn claim_unused(&self, class: usize, f: u32) -> Option<Acquired> {
         let meta = self.metas.get(f - 1);
         let mut w = SlotWord(meta.word.load(Ordering::Acquire));
         loop {
             if !w.live() {
                 return None;
             }
-            let free = !w.active() & !meta.touched.load(Ordering::Relaxed) & crate::config::ALL_SLOTS;
+            // Only a hint: `touched` is read outside the CAS below, and the
+            // word can go `A -> A|s -> A` (another thread claims s, uses it,
+            // releases it) between this read and the CAS.
+            let seen = meta.touched.load(Ordering::Relaxed);
+            let free = !w.active() & !seen & crate::config::ALL_SLOTS;
             if free == 0 {
                 let _ = self.fresh.compare_exchange(f, 0, Ordering::Relaxed, Ordering::Relaxed);
                 return None;
@@ -362,9 +471,31 @@ impl<P: PageSource> Pool<P> {
             let slot = free.trailing_zeros();
             match meta.word.compare_exchange_weak(w.0, w.with_active(slot).0, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    meta.touched.fetch_or(1 << slot, Ordering::Relaxed);
-                    // An untouched slot of a SuperSlab mapped zeroed is still zero.
-                    let zeroed = meta.zeroed.load(Ordering::Relaxed);
+                    // Whether the slot is still UNUSED is decided here, by
+                    // claiming its touched bit and looking at the bit's
+                    // previous value, not by the hint above. Every activation
+                    // of `slot` in this generation set the bit (after its
+                    // activating CAS) before the release CAS that made the
+                    // slot inactive again. Our CAS succeeded with the slot
+                    // inactive, so it comes after any such release in the
+                    // word's modification order and, as an AcqRel RMW, reads
+                    // from that release's release sequence: the releaser's
+                    // `fetch_or` happens-before ours, and by coherence ours
+                    // returns a value with the bit set. Bits of earlier
+                    // generations cannot leak in: Stage 3 stores `touched`
+                    // before the Release store that publishes the word our
+                    // CAS read from. So Relaxed suffices on `touched`; the
+                    // ordering comes from `word`.
+                    let before = meta.touched.fetch_or(1 << slot, Ordering::Relaxed);
+                    #[cfg(any(feature = "loom", feature = "shuttle"))]
+                    let before = match self.stage2_variant {
+                        Stage2Variant::Claimed => before,
+                        Stage2Variant::TouchedHint => seen,
+                    };
+                    // A slab never used in this generation of a SuperSlab
+                    // mapped zeroed is still zero; a used one (lost the race
+                    // above) is ours all the same, just not zeroed.
+                    let zeroed = before & (1 << slot) == 0 && meta.zeroed.load(Ordering::Relaxed);
                     return Some(self.finish(class, f - 1, slot, w.gen(), Stage::Claim, zeroed));
                 }
                 Err(cur) => w = SlotWord(cur),
@@ -372,8 +503,34 @@ impl<P: PageSource> Pool<P> {
         }
     }
 
+    /// A live record with a slot that is neither active nor touched in its
+    /// generation (an UNUSED slot), if any. A snapshot, read under the
+    /// backend lock by Stage 3.
+    fn find_unused(&self) -> Option<u32> {
+        (0..self.metas.len()).find(|&i| {
+            let m = self.metas.get(i);
+            let w = SlotWord(m.word.load(Ordering::Acquire));
+            w.live() && !w.active() & !m.touched.load(Ordering::Relaxed) & crate::config::ALL_SLOTS != 0
+        })
+    }
+
     fn stage3(&self, class: usize) -> Option<Acquired> {
         let mut b = lock(&self.backend);
+        // Stage 2 looked at one hint, which another Stage 3 may have moved
+        // on (or cleared with a CAS that can ABA when a record is reused),
+        // and another thread may have mapped a SuperSlab while this one
+        // waited for the lock. Re-check under the lock: while any live
+        // SuperSlab has an UNUSED slot, claim one instead of mapping (every
+        // failed claim means another thread took a slot or the record
+        // retired, so this ends).
+        while let Some(i) = self.find_unused() {
+            drop(b);
+            self.fresh.store(i + 1, Ordering::Release);
+            if let Some(a) = self.claim_unused(class, i + 1) {
+                return Some(a);
+            }
+            b = lock(&self.backend);
+        }
         let now = self.pages.now_ns();
         b.purge_expired(&self.pages, now, self.opts.purge_delay_ns);
         let popped = b.pop();
@@ -416,7 +573,9 @@ impl<P: PageSource> Pool<P> {
         };
         let meta = self.metas.get(idx);
         let w = SlotWord(meta.word.load(Ordering::Relaxed));
-        debug_assert!(!w.live() && w.active() == 0);
+        if w.live() || w.active() != 0 {
+            broken("pool record reused while live", meta.ss.load(Ordering::Relaxed));
+        }
         meta.ss.store(base, Ordering::Relaxed);
         meta.touched.store(1, Ordering::Relaxed);
         meta.zeroed.store(zeroed, Ordering::Relaxed);
@@ -431,19 +590,34 @@ impl<P: PageSource> Pool<P> {
 
     /// Give back slot `slot` of record `meta`, which the caller owns, as EMPTY
     /// on the freelist of `class`; retire the SuperSlab if it was the last.
+    ///
+    /// A release of a slot that is not active (released twice, or never
+    /// acquired) is detected and aborts: `hakmem: release of a slot that is
+    /// not active at <slab>`.
+    ///
+    /// # Safety
+    /// The caller owns the slot: it was handed out by [`Pool::acquire`] of
+    /// this pool as `(meta, slot)` and not released since, and the caller
+    /// (and anyone it lent the slab to) no longer uses the slab's memory or
+    /// its `Slab` bookkeeping: once released, the slot may be handed to
+    /// another thread, and the SuperSlab unmapped.
     #[cold]
-    pub fn release(&self, meta_idx: u32, slot: u32, class: usize) {
+    pub unsafe fn release(&self, meta_idx: u32, slot: u32, class: usize) {
         let meta = self.metas.get(meta_idx);
         let mut w = SlotWord(meta.word.load(Ordering::Relaxed));
         let after = loop {
-            debug_assert!(w.live() && w.active() & (1 << slot) != 0, "release of a slot that is not active");
+            if !w.live() || w.active() & (1 << slot) == 0 {
+                let ss = meta.ss.load(Ordering::Relaxed);
+                broken("release of a slot that is not active", ss.wrapping_add(slot as usize * SLAB_SIZE));
+            }
             let n = w.without_active(slot);
             match meta.word.compare_exchange_weak(w.0, n.0, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => break n,
                 Err(cur) => w = SlotWord(cur),
             }
         };
-        self.push_entry(class, Entry { index: meta_idx, slot, gen: after.gen() });
+        // SAFETY: `meta_idx` is a record of this pool (its word was live).
+        unsafe { self.push_entry(class, Entry { index: meta_idx, slot, gen: after.gen() }) };
         trace!(
             self,
             "[SP_RELEASE] class={} slot EMPTY (meta={} slab={} active_left={})",
@@ -459,7 +633,12 @@ impl<P: PageSource> Pool<P> {
 
     /// Push an entry on the freelist of `class`. Entries need not be valid: a
     /// stale one is dropped when popped. Exposed for models and fuzzing.
-    pub fn push_entry(&self, class: usize, e: Entry) {
+    ///
+    /// # Safety
+    /// `e.index` is a record of this pool (below [`Pool::records`]) and
+    /// `class` below `NUM_CLASSES`: the entry is dereferenced when popped.
+    /// Any slot and generation are fine.
+    pub unsafe fn push_entry(&self, class: usize, e: Entry) {
         let node = match self.spare_nodes.pop(&self.nodes) {
             Some(n) => n,
             None => {
@@ -487,6 +666,12 @@ impl<P: PageSource> Pool<P> {
         // From here this thread owns the record and the SuperSlab: no slot can
         // be activated any more (generation moved, not live).
         let ss = meta.ss.swap(core::ptr::null_mut(), Ordering::Relaxed);
+        if ss.is_null() {
+            // A live record always has its SuperSlab: this one was retired
+            // already (and may sit on the record list: a second push would
+            // make it a cycle).
+            broken("pool record retired twice", ss);
+        }
         let _ = self.fresh.compare_exchange(meta_idx + 1, 0, Ordering::Relaxed, Ordering::Relaxed);
         let mut b = lock(&self.backend);
         self.pagemap.set(&self.pages, ss as usize, 0);
@@ -505,8 +690,14 @@ impl<P: PageSource> Pool<P> {
 
     /// Set the generation of a *retired* record (tests of generation
     /// wrap-around; a no-op returning false on a live record).
-    #[doc(hidden)]
-    pub fn set_retired_generation(&self, meta_idx: u32, gen: Generation) -> bool {
+    ///
+    /// # Safety
+    /// `meta_idx` is a record of this pool. Freelist entries of the record
+    /// whose generation is `gen` become valid again when the record is
+    /// reused: the caller accepts that they then activate slots of the new
+    /// SuperSlab (exactly what a generation wrap after 2^31 retirements
+    /// would do).
+    pub unsafe fn set_retired_generation(&self, meta_idx: u32, gen: Generation) -> bool {
         let meta = self.metas.get(meta_idx);
         let w = SlotWord(meta.word.load(Ordering::Acquire));
         !w.live()
