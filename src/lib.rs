@@ -34,6 +34,8 @@ pub mod size_class;
 pub mod tag;
 
 mod arena;
+mod block;
+pub mod mitigations;
 mod out;
 mod pagemap;
 

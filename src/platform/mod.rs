@@ -14,7 +14,9 @@ mod unix;
 
 pub use mock::MockPages;
 #[cfg(unix)]
-pub use unix::{getenv, now_ns, on_process_exit, register_thread_exit, resident_bytes, write_stderr, OsPages};
+pub use unix::{
+    getenv, now_ns, on_process_exit, random_word, register_thread_exit, resident_bytes, write_stderr, OsPages,
+};
 
 /// A source of zeroed, page-aligned memory.
 ///

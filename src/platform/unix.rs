@@ -105,6 +105,23 @@ pub fn now_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// A random word from the kernel (`getrandom(2)`, non-blocking, no
+/// allocation); if that fails, a mix of the clock and an ASLR'd address.
+pub fn random_word() -> u64 {
+    let mut w: u64 = 0;
+    // SAFETY: `w` is a valid 8-byte out-buffer for getrandom.
+    let n = unsafe { libc::getrandom((&mut w as *mut u64).cast(), 8, libc::GRND_NONBLOCK) };
+    if n == 8 {
+        return w;
+    }
+    let local = 0u8;
+    let mut x = now_ns() ^ (&local as *const u8 as u64).rotate_left(32) ^ (random_word as *const () as u64);
+    // splitmix64 finaliser: spread the few varying bits over the word.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 /// Look up an environment variable without allocating.
 pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
     // SAFETY: getenv returns null or a NUL-terminated string in the process

@@ -1,0 +1,43 @@
+//! Which misuse checks this build runs, by name. The code asks these
+//! constants (`if mitigations::CANARY { .. }`, folded away by the compiler)
+//! instead of scattering `#[cfg(feature = "secure")]` over the allocator, so
+//! every hardening decision is listed here and can be read in one place.
+//!
+//! Always on (the default build):
+//! * free-list links are encoded with a per-process secret and the block's
+//!   address, and validated when followed ([`crate::block`]);
+//! * a block whose link word still decodes as a link is already free: a
+//!   second free (or a `realloc`) of it aborts;
+//! * every pointer freed through a size class is looked up in the page map
+//!   and checked to lie on a block boundary;
+//! * every walk of a list is bounded by the slab's counts.
+//!
+//! With the `secure` cargo feature, in addition: the checks below.
+
+/// The `secure` feature is on.
+pub const SECURE: bool = cfg!(feature = "secure");
+
+/// Small frees: the pointer is looked up in the page map (it must lie in a
+/// live SuperSlab) and must sit on a block boundary of its size class.
+pub const CHECK_FREE_POINTER: bool = true;
+
+/// Small frees: the size class the page map records for the block's slab
+/// must equal the class of the `Layout` passed to `dealloc`.
+pub const CHECK_FREE_CLASS: bool = SECURE;
+
+/// Small blocks get one more byte than asked; it holds a canary, checked
+/// when the block is freed or reallocated (a one-byte overflow aborts).
+/// Large blocks keep a canary byte after the payload too.
+pub const CANARY: bool = SECURE;
+
+/// Fresh blocks are linked into a slab's free list in a random order.
+pub const RANDOMIZE_FREE_LIST: bool = SECURE;
+
+/// Freed small blocks are filled with [`POISON_BYTE`] (past the link word).
+pub const POISON_FREED: bool = SECURE;
+
+/// The byte freed memory is filled with when [`POISON_FREED`] is on.
+pub const POISON_BYTE: u8 = 0xDF;
+
+/// Large blocks end in an inaccessible guard page.
+pub const LARGE_GUARD_PAGE: bool = SECURE;
