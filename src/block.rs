@@ -1,19 +1,21 @@
-//! Free blocks and their links: the one place that reads or writes the first
-//! word of a free block (mimalloc's `mi_block_next`/`mi_block_set_next`,
+//! Free blocks and their links: the one place that reads or writes the
+//! first word of a free block (mimalloc's `mi_block_next`/`mi_block_set_next`,
 //! glibc's safe-linking, snmalloc's `freelist.h`).
 //!
 //! A free block's first word holds the next block's address XOR a
-//! per-process secret XOR the block's own address shifted right by 4. The
-//! secret comes from the OS once ([`init`]); its top 17 bits are a fixed
-//! pattern whose top bit is set. Decoding a word that was not written here
-//! (user data, a write after free) therefore gives an address with high
-//! bits set, or a misaligned one, which [`next`] reports with
-//! `hakmem: corrupted free list ...` instead of following it.
+//! per-process secret XOR the block's own address. The secret comes from
+//! the OS once ([`init`]); its top 17 bits are a fixed pattern whose top bit
+//! is set. Decoding a word that was not written here (user data, a write
+//! after free) therefore gives an address with high bits set, or a
+//! misaligned one, which [`next`] reports instead of following it.
 //!
-//! Blocks handed to a user have their first word cleared ([`clear`]), so a
-//! block whose word still decodes to a plausible link is free: [`looks_free`]
-//! is how a second `free` of it is noticed, on any thread and whichever list
-//! the block is on, without a lookup.
+//! Blocks handed to a user have their first word set to their own address
+//! ([`clear`]), which decodes to the secret itself: not a link. That makes a
+//! block that is on a free list twice (a double free, on any thread, however
+//! delayed) abort when it is taken off the second time: its word then holds
+//! that mark (`hakmem: double free detected`) or user data (`hakmem:
+//! corrupted free list`), and does not decode. [`looks_free`] tells a free block from a live one from its
+//! word alone, for the checks that want to report at the second `free`.
 
 use crate::sync::unmodeled::{AtomicUsize, Ordering};
 
@@ -51,7 +53,7 @@ pub fn init() {
 /// The key for the link word of block `b`.
 #[inline(always)]
 fn key(b: *const Block) -> usize {
-    SECRET.load(Ordering::Relaxed) ^ ((b as usize) >> 4)
+    SECRET.load(Ordering::Relaxed) ^ b as usize
 }
 
 /// Whether a decoded word is a plausible link (null or an aligned user address).
@@ -71,7 +73,9 @@ pub unsafe fn set_next(b: *mut Block, next: *mut Block) {
 }
 
 /// The block after free block `b` (null at the end). A link that does not
-/// decode to an aligned address aborts with "corrupted free list".
+/// decode to an aligned address aborts: "double free detected" if the word
+/// holds the mark of [`clear`] (the block was handed out, so it was on the
+/// list twice), "corrupted free list" otherwise.
 ///
 /// # Safety
 /// `b` is a free block the caller holds (it was linked by [`set_next`]).
@@ -80,20 +84,29 @@ pub unsafe fn next(b: *mut Block) -> *mut Block {
     // SAFETY: caller contract: `b` is readable.
     let d = unsafe { (*b).link } ^ key(b);
     if !plausible(d) {
-        corrupted(b);
+        bad_link(b, d ^ key(b));
     }
     d as *mut Block
 }
 
-/// Mark block `b`, about to be handed to a user, as live: its link word no
-/// longer decodes as a link.
+#[cold]
+#[inline(never)]
+fn bad_link(b: *const Block, raw: usize) -> ! {
+    if raw == b as usize {
+        crate::out::fatal("double free detected", b.cast())
+    }
+    corrupted(b)
+}
+
+/// Mark block `b`, about to be handed to a user, as live: its first word
+/// becomes its own address, which decodes to the secret (not a link).
 ///
 /// # Safety
 /// `b` is a block the caller holds.
 #[inline(always)]
 pub unsafe fn clear(b: *mut Block) {
     // SAFETY: caller contract.
-    unsafe { (*b).link = 0 };
+    unsafe { (*b).link = b as usize };
 }
 
 /// If block `b`'s first word decodes to a plausible link, the decoded link
@@ -150,8 +163,10 @@ mod tests {
         let n = &mut w[1] as *mut Block;
         // SAFETY: both are local, writable words.
         unsafe {
-            // A cleared (live) block does not look free.
+            // A cleared (live) block does not look free, nor does a fresh one.
             clear(b);
+            assert!(looks_free(b).is_none());
+            (*b).link = 0;
             assert!(looks_free(b).is_none());
             set_next(b, n);
             assert_eq!(next(b), n);

@@ -146,15 +146,26 @@ fn alloc_class(c: usize) -> *mut u8 {
 /// `p` is a live block of class `c` of the global heap.
 #[inline(always)]
 unsafe fn free_class(c: usize, p: *mut u8, size: usize) {
-    let h = heap();
     // SAFETY: caller contract: `p` is a live block of class c from us; the
     // checks abort on pointers that are not.
     unsafe {
-        h.check_free(p, c, size);
+        heap_checks(p, c, size);
         poison(p, c);
-        if (*tls::cache()).push(c, p, |b, d| h.suspect_double_free(b, d, "double free detected")) {
+        if (*tls::cache()).push(c, p, |b, d| heap().suspect_double_free(b, d, "double free detected")) {
             free_small_slow(c);
         }
+    }
+}
+
+/// The free-time checks the build has on (none in the default build).
+///
+/// # Safety
+/// As [`Heap::check_free`].
+#[inline(always)]
+unsafe fn heap_checks(p: *mut u8, c: usize, size: usize) {
+    if mitigations::CHECK_FREE_POINTER || mitigations::CHECK_FREE_CLASS || mitigations::CANARY {
+        // SAFETY: caller contract.
+        unsafe { heap().check_free(p, c, size) };
     }
 }
 

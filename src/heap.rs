@@ -315,7 +315,7 @@ impl<P: PageSource> Heap<P> {
         match small_class(layout) {
             Some(c) => class_size(c) - mitigations::CANARY as usize,
             // SAFETY: caller contract.
-            None => unsafe { Large::usable_size(p) },
+            None => unsafe { self.large.usable_size(p) },
         }
     }
 
@@ -354,11 +354,11 @@ impl<P: PageSource> Heap<P> {
             return;
         }
         let Some((m, slot)) = self.pool.lookup(p) else { invalid_free(p, "free of a pointer not allocated by hakmem") };
-        if !crate::slab::on_block_boundary(p, c) {
-            invalid_free(p, "free of a pointer that is not a block");
-        }
         if mitigations::CHECK_FREE_CLASS && self.pool.slab(m, slot).class() != c {
             invalid_free(p, "dealloc with a layout of another size class");
+        }
+        if !crate::slab::on_block_boundary(p, c) {
+            invalid_free(p, "free of a pointer that is not a block");
         }
         if mitigations::CANARY {
             // SAFETY: `p` is a block of class c in a live SuperSlab: readable.
@@ -825,9 +825,9 @@ unsafe fn canary_ok(p: *mut u8, size: usize) -> bool {
 #[inline(always)]
 pub(crate) unsafe fn poison(p: *mut u8, c: usize) {
     if mitigations::POISON_FREED {
-        let n = class_size(c);
+        let (n, k) = (class_size(c), 8);
         // SAFETY: caller contract: the whole block is ours to overwrite.
-        unsafe { core::ptr::write_bytes(p.add(8), mitigations::POISON_BYTE, n - 8) };
+        unsafe { core::ptr::write_bytes(p.add(k), mitigations::POISON_BYTE, n - k) };
     }
 }
 

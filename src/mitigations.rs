@@ -19,7 +19,15 @@ pub const SECURE: bool = cfg!(feature = "secure");
 
 /// Small frees: the pointer is looked up in the page map (it must lie in a
 /// live SuperSlab) and must sit on a block boundary of its size class.
-pub const CHECK_FREE_POINTER: bool = true;
+/// Without it such pointers are caught when their bin drains (the drain
+/// looks every block up).
+pub const CHECK_FREE_POINTER: bool = SECURE;
+
+/// Small frees: a block whose first word still decodes as a free-list link
+/// is reported at the second `free`. Without it (the default), a block on a
+/// list twice is reported when it is taken off the second time, which costs
+/// the fast path nothing extra (see [`crate::block`]).
+pub const CHECK_DOUBLE_FREE_ON_FREE: bool = SECURE;
 
 /// Small frees: the size class the page map records for the block's slab
 /// must equal the class of the `Layout` passed to `dealloc`.

@@ -209,7 +209,7 @@ impl Slab {
                 let (mut tail, mut n) = (head, 1u32);
                 loop {
                     if n > l.used {
-                        crate::out::fatal("double free (remote) detected", tail as *const u8);
+                        crate::out::fatal("double free detected", tail as *const u8);
                     }
                     let nx = next(tail);
                     if nx.is_null() {
@@ -233,7 +233,7 @@ impl Slab {
         unsafe {
             self.local(|l| {
                 if n > l.used {
-                    crate::out::fatal("double free (remote) detected", head as *const u8);
+                    crate::out::fatal("double free detected", head as *const u8);
                 }
                 set_next(tail, l.free);
                 l.free = head;

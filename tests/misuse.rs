@@ -5,6 +5,12 @@
 //! signal, a hang, or a silent exit. Runs in the default build and with
 //! `--features secure` (which adds the overflow, class and guard-page cases).
 //!
+//! After the misuse each case goes on as a program would: it allocates
+//! (where the default build notices a block that is on a free list twice,
+//! before handing it out again) and, for invalid small frees, flushes its
+//! thread cache (where the default build looks the pointers up; the
+//! `secure` build reports them at the `free`).
+//!
 //! Controls: `valid_use` runs the same kinds of operations correctly (user
 //! data in the link word, cross-thread frees, realloc) and must exit
 //! cleanly, so the checks do not fire on valid use; and with the checks'
@@ -106,6 +112,14 @@ fn cool(v: Vec<*mut u8>, l: Layout) {
     }
 }
 
+/// Carry on after the misuse: allocate (and keep) blocks of `l`.
+fn carry_on(l: Layout) {
+    for _ in 0..8 {
+        // SAFETY: plain allocations, leaked on purpose.
+        black_box(unsafe { alloc(l) });
+    }
+}
+
 /// The misuse cases. black_box keeps an optimised build from eliding the
 /// unused alloc/free pairs (and so from never misusing anything).
 #[test]
@@ -132,6 +146,7 @@ fn child_entry() {
                 let y = black_box(alloc(SMALL));
                 let z = black_box(alloc(SMALL));
                 assert!(x != z && y != z, "same block handed out twice");
+                carry_on(SMALL);
             }
             "double_free_delayed_tiny" => {
                 let a = black_box(alloc(TINY));
@@ -139,11 +154,14 @@ fn child_entry() {
                 dealloc(a, TINY);
                 dealloc(b, TINY);
                 dealloc(black_box(a), TINY);
+                carry_on(TINY);
             }
             "double_free_cross_thread" => {
                 let p = black_box(alloc(SMALL)) as usize;
                 std::thread::spawn(move || dealloc(p as *mut u8, SMALL)).join().unwrap();
                 std::thread::spawn(move || dealloc(black_box(p as *mut u8), SMALL)).join().unwrap();
+                let v: Vec<*mut u8> = (0..20000).map(|_| black_box(alloc(SMALL))).collect();
+                cool(v, SMALL);
             }
             "double_free_cross_thread_remote" => {
                 // Freed twice by other threads after their caches flushed: the
@@ -169,6 +187,8 @@ fn child_entry() {
                 assert!(v.contains(&p));
                 cool(v, SMALL);
                 dealloc(black_box(p), SMALL);
+                let v: Vec<*mut u8> = (0..2000).map(|_| black_box(alloc(SMALL))).collect();
+                cool(v, SMALL);
             }
             "double_free_large" => {
                 let p = black_box(alloc(LARGE));
@@ -183,18 +203,22 @@ fn child_entry() {
             "free_stack" => {
                 let mut x = [0u64; 8];
                 dealloc(black_box(x.as_mut_ptr().cast()), SMALL);
+                HakMem::flush_thread_cache();
             }
             "free_static" => {
                 static mut S: [u64; 8] = [0; 8];
                 dealloc(black_box(core::ptr::addr_of_mut!(S).cast()), SMALL);
+                HakMem::flush_thread_cache();
             }
             "free_interior_small" => {
                 let p = black_box(alloc(SMALL));
                 dealloc(p.add(16), SMALL);
+                HakMem::flush_thread_cache();
             }
             "free_unaligned_small" => {
                 let p = black_box(alloc(SMALL));
                 dealloc(p.add(1), SMALL);
+                HakMem::flush_thread_cache();
             }
             "free_interior_large" => {
                 let p = black_box(alloc(LARGE));
@@ -213,6 +237,7 @@ fn child_entry() {
                 dealloc(p, SMALL);
                 let q = realloc(black_box(p), SMALL, 60);
                 black_box(q);
+                carry_on(SMALL);
             }
             "realloc_freed_large" => {
                 let p = black_box(alloc(LARGE));
@@ -228,9 +253,7 @@ fn child_entry() {
                 // `a` is the bin's head; its first word is its link.
                 let v: u64 = if case == "write_after_free" { 0x4141_4141_4141_4141 } else { 0 };
                 a.cast::<u64>().write_volatile(v);
-                for _ in 0..4 {
-                    black_box(alloc(SMALL));
-                }
+                carry_on(SMALL);
             }
             "overflow_one_byte" => {
                 let p = black_box(alloc(SMALL));
@@ -242,7 +265,7 @@ fn child_entry() {
                 dealloc(p, Layout::from_size_align(256, 8).unwrap());
             }
             "large_guard" => {
-                let l = Layout::from_size_align(3 * 4096, 8).unwrap();
+                let l = Layout::from_size_align(16 * 4096, 8).unwrap();
                 let p = black_box(alloc(l));
                 p.add(l.size()).write_volatile(1);
                 dealloc(p, l);

@@ -60,6 +60,14 @@ pub unsafe trait PageSource: Sync {
     /// The range must lie inside a live mapping of this source.
     unsafe fn hint_dense(&self, _ptr: *mut u8, _len: usize) {}
 
+    /// Make whole pages inaccessible (a guard page) or accessible again.
+    /// Default: nothing (a source without protection has no guard pages).
+    ///
+    /// # Safety
+    /// The range must be whole pages inside a live mapping of this source
+    /// that nobody accesses while it is inaccessible.
+    unsafe fn protect(&self, _ptr: *mut u8, _len: usize, _accessible: bool) {}
+
     /// Checking hook called before the pool hands out a slab at `ptr`: a checking
     /// source panics if the range is not inside a live mapping. The OS source
     /// does nothing.

@@ -80,6 +80,12 @@ unsafe impl PageSource for OsPages {
         unsafe { libc::madvise(ptr.cast(), len, libc::MADV_HUGEPAGE) };
     }
 
+    unsafe fn protect(&self, ptr: *mut u8, len: usize, accessible: bool) {
+        let prot = if accessible { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_NONE };
+        // SAFETY: whole pages inside a live mapping of ours (trait contract).
+        unsafe { libc::mprotect(ptr.cast(), len, prot) };
+    }
+
     #[cfg(target_os = "linux")]
     unsafe fn remap(&self, ptr: *mut u8, old_len: usize, new_len: usize) -> *mut u8 {
         // SAFETY: ptr/old_len is a live mapping of ours (trait contract); on

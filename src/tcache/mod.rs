@@ -12,6 +12,7 @@
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
 pub(crate) mod tls;
 
+use crate::mitigations;
 use crate::size_class::NUM_CLASSES;
 use crate::slab::{Block, Slab};
 
@@ -125,7 +126,7 @@ impl ThreadCache {
         if !b.is_null() {
             // SAFETY: every block on a bin is a free block whose first word is
             // its encoded link (validated by `next`); clearing it marks the
-            // block live for the double-free check in `push`.
+            // block live (see `crate::block`).
             unsafe {
                 bin.head = crate::block::next(b);
                 crate::block::clear(b);
@@ -145,9 +146,13 @@ impl ThreadCache {
     /// [`crate::Heap`]'s drain), which includes every bin of an uninitialised
     /// cache.
     ///
-    /// A block whose first word still decodes as a free-list link was freed
-    /// before (see [`crate::block`]): `suspect` (cold) gets it and the decoded
-    /// link, confirms against the page map and aborts on a double free.
+    /// Double frees: the block already at the bin's head aborts here (as
+    /// does a pointer that is not 8-byte aligned, which no block is); any
+    /// other block that is on a list twice aborts when it is popped the
+    /// second time (see [`crate::block`]). With
+    /// [`mitigations::CHECK_DOUBLE_FREE_ON_FREE`], a block whose first word
+    /// still decodes as a link is reported now: `suspect` (cold) gets it and
+    /// the decoded link, confirms against the page map and aborts.
     ///
     /// # Safety
     /// `p` is a block of class `c` from the same heap, no longer used by the caller.
@@ -155,13 +160,19 @@ impl ThreadCache {
     pub(crate) unsafe fn push(&mut self, c: usize, p: *mut u8, suspect: impl FnOnce(*mut Block, usize)) -> bool {
         debug_assert!(c < NUM_CLASSES);
         let b = p.cast::<Block>();
-        // SAFETY: the caller hands over a block of ours: readable.
-        if let Some(d) = unsafe { crate::block::looks_free(b) } {
-            suspect(b, d);
+        if mitigations::CHECK_DOUBLE_FREE_ON_FREE {
+            // SAFETY: the caller hands over a block of ours: readable.
+            if let Some(d) = unsafe { crate::block::looks_free(b) } {
+                suspect(b, d);
+            }
         }
         // SAFETY: see `pop`.
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
         let h = bin.head;
+        // An unaligned pointer must not get a link written through it.
+        if (b == h) | (p as usize & 7 != 0) {
+            bad_push(p);
+        }
         // SAFETY: the caller gives the block up; its first word becomes the link.
         unsafe { crate::block::set_next(b, h) };
         bin.head = b;
@@ -172,4 +183,14 @@ impl ThreadCache {
         }
         (bin.room == 0) | h.is_null()
     }
+}
+
+/// Report a push of the bin's head again, or of an unaligned pointer.
+#[cold]
+#[inline(never)]
+fn bad_push(p: *mut u8) -> ! {
+    if p as usize & 7 != 0 {
+        crate::out::fatal("free of a pointer that is not a block", p)
+    }
+    crate::out::fatal("double free detected", p)
 }
