@@ -383,3 +383,73 @@ fn large_block_guard_page() {
     let o = child("large_guard");
     assert_eq!(o.signal, Some(SIGSEGV), "stderr: {}", o.stderr);
 }
+
+/// The `secure` build's in-process checks, on a heap of its own.
+#[cfg(feature = "secure")]
+mod secure {
+    use hakmem_alloc::{Heap, MockPages, Options, ThreadCache};
+    use std::alloc::Layout;
+
+    fn heap() -> Heap<MockPages> {
+        Heap::with_options(MockPages::new(), Options::DEFAULT)
+    }
+
+    /// Freed blocks are filled with the poison byte past their link word.
+    #[test]
+    fn freed_memory_is_poisoned() {
+        let h = heap();
+        let mut tc = ThreadCache::new();
+        let l = Layout::from_size_align(64, 8).unwrap();
+        let keep = h.alloc(&mut tc, l);
+        let p = h.alloc(&mut tc, l);
+        // SAFETY: a live block of 64 bytes, freed once; read back while it
+        // sits in this cache's bin (its memory stays mapped).
+        unsafe {
+            core::ptr::write_bytes(p, 0x11, 64);
+            h.dealloc(&mut tc, p, l);
+            for i in 8..64 {
+                assert_eq!(*p.add(i), hakmem_alloc::mitigations::POISON_BYTE, "byte {i}");
+            }
+            h.dealloc(&mut tc, keep, l);
+        }
+        h.thread_exit(&mut tc);
+    }
+
+    /// Fresh blocks are not handed out in address order (the default build
+    /// carves a slab front to back; a shuffled one goes both ways).
+    #[test]
+    fn fresh_blocks_come_in_random_order() {
+        let h = heap();
+        let mut tc = ThreadCache::new();
+        let l = Layout::from_size_align(64, 8).unwrap();
+        let v: Vec<*mut u8> = (0..256).map(|_| h.alloc(&mut tc, l)).collect();
+        let down = v.windows(2).filter(|w| w[1] < w[0]).count();
+        let up = v.len() - 1 - down;
+        assert!(down > 30 && up > 30, "order not shuffled: {up} up, {down} down");
+        for p in v {
+            // SAFETY: live blocks of `l`, freed once.
+            unsafe { h.dealloc(&mut tc, p, l) };
+        }
+        h.thread_exit(&mut tc);
+    }
+}
+
+/// Control for `secure::fresh_blocks_come_in_random_order`: the default
+/// build carves in one direction, which the same measure tells apart.
+#[cfg(not(feature = "secure"))]
+#[test]
+fn fresh_blocks_come_in_carving_order_by_default() {
+    use hakmem_alloc::{Heap, MockPages, Options, ThreadCache};
+    let h = Heap::with_options(MockPages::new(), Options::DEFAULT);
+    let mut tc = ThreadCache::new();
+    let l = Layout::from_size_align(64, 8).unwrap();
+    let v: Vec<*mut u8> = (0..256).map(|_| h.alloc(&mut tc, l)).collect();
+    let down = v.windows(2).filter(|w| w[1] < w[0]).count();
+    let up = v.len() - 1 - down;
+    assert!(down <= 30 || up <= 30, "order looks shuffled: {up} up, {down} down");
+    for p in v {
+        // SAFETY: live blocks of `l`, freed once.
+        unsafe { h.dealloc(&mut tc, p, l) };
+    }
+    h.thread_exit(&mut tc);
+}
