@@ -602,8 +602,9 @@ impl<P: PageSource> Heap<P> {
         ((BIN_BYTES / class_size(c)) as u32).clamp(MIN_LIMIT, self.drain_interval.max(MIN_LIMIT))
     }
 
-    /// Return the first `n` blocks of the chain at `b` to their slabs. Consecutive blocks bound for the same foreign slab are
-    /// pushed onto its remote list with one CAS. Returns how many went to
+    /// Return the first `n` blocks of the chain at `b` to their slabs.
+    /// Consecutive blocks bound for the same foreign slab are pushed onto its
+    /// remote list with one CAS. Returns how many went to
     /// other threads' slabs, and the rest of the chain.
     fn return_blocks(&self, tc: &mut ThreadCache, mut b: *mut Block, mut n: usize) -> (usize, *mut Block) {
         let mut batch: Option<(&Slab, *mut Block, *mut Block)> = None;
