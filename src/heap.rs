@@ -388,6 +388,10 @@ impl<P: PageSource> Heap<P> {
     unsafe fn check_realloc(&self, p: *mut u8, c: usize, size: usize) {
         // SAFETY: caller contract.
         unsafe { self.check_free(p, c, size) };
+        if !mitigations::MARK_LIVE {
+            // Without the mark a live block may still hold its old link.
+            return;
+        }
         // SAFETY: `p` passed check_free: a block of a live SuperSlab.
         if let Some(d) = unsafe { block::looks_free(p.cast()) } {
             self.suspect_double_free(p.cast(), d, "realloc of a freed block detected");
@@ -427,8 +431,10 @@ impl<P: PageSource> Heap<P> {
                     // SAFETY: `head` starts a chain of `n` free blocks; it is
                     // handed out, so its link word is cleared (see `block`).
                     bin.head = unsafe { block::next(head) };
-                    // SAFETY: as above.
-                    unsafe { block::clear(head) };
+                    if mitigations::MARK_LIVE {
+                        // SAFETY: as above.
+                        unsafe { block::clear(head) };
+                    }
                     let count = bin.count() + n - 1;
                     bin.set_count(count);
                     #[cfg(feature = "stats")]

@@ -129,7 +129,9 @@ impl ThreadCache {
             // block live (see `crate::block`).
             unsafe {
                 bin.head = crate::block::next(b);
-                crate::block::clear(b);
+                if mitigations::MARK_LIVE {
+                    crate::block::clear(b);
+                }
             }
             bin.room = bin.room.wrapping_add(1);
             #[cfg(feature = "stats")]
