@@ -11,8 +11,9 @@
 //! detected misuse (double free, foreign pointer) aborts with one line on
 //! stderr naming the error and the address.
 
-use crate::heap::Heap;
+use crate::heap::{poison, set_canary, Heap, SIZE_UNKNOWN};
 use crate::lookup::Kind;
+use crate::mitigations;
 use crate::options::Options;
 use crate::platform::OsPages;
 use crate::size_class::{class_of, class_of_common};
@@ -166,6 +167,25 @@ fn alloc_large(layout: Layout, zero: bool) -> *mut u8 {
     heap().alloc_large(layout, zero)
 }
 
+/// The class of a common layout (see [`class_of_common`]): with the canary
+/// on, one byte more than asked.
+#[inline(always)]
+fn common_class(layout: Layout) -> Option<usize> {
+    class_of_common(layout.size() + mitigations::CANARY as usize, layout.align())
+}
+
+/// A block of class `c` for `size` bytes: with the canary on, the canary is
+/// written after them.
+#[inline(always)]
+fn alloc_sized(c: usize, size: usize) -> *mut u8 {
+    let p = alloc_class(c);
+    if mitigations::CANARY && !p.is_null() {
+        // SAFETY: a fresh block of class c, which holds size + 1 bytes.
+        unsafe { set_canary(p, size) };
+    }
+    p
+}
+
 /// A block of class `c`: a thread-cache pop, else (tail call) a refill.
 #[inline(always)]
 fn alloc_class(c: usize) -> *mut u8 {
@@ -177,16 +197,34 @@ fn alloc_class(c: usize) -> *mut u8 {
     alloc_small_slow(c)
 }
 
-/// Free block `p` of class `c`: a thread-cache push, then the slow path if
-/// the push asks for it.
+/// Free block `p` of class `c` (asked for with `size` bytes): the checks of
+/// [`Heap::check_free`] (misuse aborts), a thread-cache push, then the slow
+/// path if the push asks for it.
 ///
 /// # Safety
 /// `p` is a live block of class `c` of the global heap.
 #[inline(always)]
-unsafe fn free_class(c: usize, p: *mut u8) {
-    // SAFETY: caller contract: `p` is a live block of class c from us.
-    if unsafe { (*tls::cache()).push(c, p) } {
-        free_small_slow(c);
+unsafe fn free_class(c: usize, p: *mut u8, size: usize) {
+    // SAFETY: caller contract: `p` is a live block of class c from us; the
+    // checks abort on pointers that are not.
+    unsafe {
+        heap_checks(p, c, size);
+        poison(p, c);
+        if (*tls::cache()).push(c, p, |b, d| heap().suspect_double_free(b, d, "double free detected")) {
+            free_small_slow(c);
+        }
+    }
+}
+
+/// The free-time checks the build has on (none in the default build).
+///
+/// # Safety
+/// As [`Heap::check_free`].
+#[inline(always)]
+unsafe fn heap_checks(p: *mut u8, c: usize, size: usize) {
+    if mitigations::CHECK_FREE_POINTER || mitigations::CHECK_FREE_CLASS || mitigations::CANARY {
+        // SAFETY: caller contract.
+        unsafe { heap().check_free(p, c, size) };
     }
 }
 
@@ -195,8 +233,8 @@ unsafe fn free_class(c: usize, p: *mut u8) {
 #[cold]
 #[inline(never)]
 fn alloc_uncommon(layout: Layout) -> *mut u8 {
-    match class_of(layout.size(), layout.align()) {
-        Some(c) => alloc_class(c),
+    match class_of(layout.size() + mitigations::CANARY as usize, layout.align()) {
+        Some(c) => alloc_sized(c, layout.size()),
         None => alloc_large(layout, false),
     }
 }
@@ -222,9 +260,9 @@ fn alloc_zeroed_uncommon(layout: Layout) -> *mut u8 {
 #[cold]
 #[inline(never)]
 unsafe fn dealloc_uncommon(p: *mut u8, layout: Layout) {
-    match class_of(layout.size(), layout.align()) {
+    match class_of(layout.size() + mitigations::CANARY as usize, layout.align()) {
         // SAFETY: caller contract: `p` is a live block of class c from us.
-        Some(c) => unsafe { free_class(c, p) },
+        Some(c) => unsafe { free_class(c, p, layout.size()) },
         // SAFETY: caller contract: a large block of ours.
         None => unsafe { heap().free_large(p) },
     }
@@ -238,8 +276,8 @@ unsafe impl GlobalAlloc for HakMem {
     /// case is a tail call, so the inline part needs no stack frame.
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match class_of_common(layout.size(), layout.align()) {
-            Some(c) => alloc_class(c),
+        match common_class(layout) {
+            Some(c) => alloc_sized(c, layout.size()),
             None => alloc_uncommon(layout),
         }
     }
@@ -247,9 +285,9 @@ unsafe impl GlobalAlloc for HakMem {
     /// The fast path: a table lookup and a thread-local list push.
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        match class_of_common(layout.size(), layout.align()) {
+        match common_class(layout) {
             // SAFETY: caller contract: `ptr` is a live block of class c from us.
-            Some(c) => unsafe { free_class(c, ptr) },
+            Some(c) => unsafe { free_class(c, ptr, layout.size()) },
             // SAFETY: caller contract.
             None => unsafe { dealloc_uncommon(ptr, layout) },
         }
@@ -260,8 +298,8 @@ unsafe impl GlobalAlloc for HakMem {
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if layout.size() < crate::heap::ZERO_CARVE_MIN {
-            if let Some(c) = class_of_common(layout.size(), layout.align()) {
-                let p = alloc_class(c);
+            if let Some(c) = common_class(layout) {
+                let p = alloc_sized(c, layout.size());
                 if !p.is_null() {
                     // SAFETY: a block of at least layout.size() bytes.
                     unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
@@ -292,7 +330,7 @@ pub(crate) unsafe fn free_unsized(p: *mut u8) {
     match crate::lookup::classify(heap(), p, true) {
         // SAFETY: classify checked that `p` is a block boundary of class c in
         // an active slab; the caller gives it up.
-        Kind::Small(c) => unsafe { free_class(c, p) },
+        Kind::Small(c) => unsafe { free_class(c, p, SIZE_UNKNOWN) },
         // SAFETY: a page-aligned pointer whose header page is mapped; the
         // large manager validates the header (and aborts on a bad one).
         Kind::Large => unsafe { heap().free_large(p) },
@@ -305,7 +343,7 @@ pub(crate) unsafe fn free_unsized(p: *mut u8) {
 /// As [`free_class`].
 pub(crate) unsafe fn free_small(c: usize, p: *mut u8) {
     // SAFETY: caller contract.
-    unsafe { free_class(c, p) }
+    unsafe { free_class(c, p, SIZE_UNKNOWN) }
 }
 
 impl HakMem {
@@ -382,7 +420,7 @@ impl HakMem {
             Kind::Small(c) => crate::size_class::class_size(c),
             // SAFETY: a page-aligned pointer whose header page is mapped; the
             // header is validated before use.
-            Kind::Large => unsafe { crate::large::Large::usable_size(ptr.cast_mut()) },
+            Kind::Large => unsafe { heap().large().usable_size(ptr.cast_mut()) },
         }
     }
 

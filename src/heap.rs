@@ -12,8 +12,10 @@
 //! to slabs (locally owned ones directly, others through their remote list),
 //! releasing slabs that become empty, which is what feeds Stage 1.
 
+use crate::block;
 use crate::config::SLAB_SIZE;
 use crate::large::Large;
+use crate::mitigations;
 use crate::options::Options;
 use crate::platform::PageSource;
 use crate::pool::Pool;
@@ -131,6 +133,7 @@ impl<P: PageSource> Heap<P> {
 
     /// A heap with explicit options.
     pub fn with_options(pages: P, opts: Options) -> Self {
+        block::init();
         Heap {
             pool: Pool::new(pages, opts),
             large: Large::new(),
@@ -174,13 +177,17 @@ impl<P: PageSource> Heap<P> {
     /// its own pool.
     #[inline]
     pub unsafe fn alloc(&self, tc: &mut ThreadCache, layout: Layout) -> *mut u8 {
-        match class_of(layout.size(), layout.align()) {
+        match small_class(layout) {
             Some(c) => {
-                let p = tc.pop(c);
-                if !p.is_null() {
-                    return p;
+                let mut p = tc.pop(c);
+                if p.is_null() {
+                    p = self.refill(tc, c);
                 }
-                self.refill(tc, c)
+                if mitigations::CANARY && !p.is_null() {
+                    // SAFETY: a fresh block of at least layout.size() + 1 bytes.
+                    unsafe { set_canary(p, layout.size()) };
+                }
+                p
             }
             None => self.alloc_large(layout, false),
         }
@@ -199,12 +206,16 @@ impl<P: PageSource> Heap<P> {
     /// and slabs of that heap, which this heap would hand out or return to
     /// its own pool.
     pub unsafe fn alloc_zeroed(&self, tc: &mut ThreadCache, layout: Layout) -> *mut u8 {
-        let Some(c) = class_of(layout.size(), layout.align()) else {
+        let Some(c) = small_class(layout) else {
             return self.alloc_large(layout, true);
         };
         if layout.size() >= ZERO_CARVE_MIN {
             let p = self.carve_zeroed(tc, c);
             if !p.is_null() {
+                if mitigations::CANARY {
+                    // SAFETY: a fresh block of at least layout.size() + 1 bytes.
+                    unsafe { set_canary(p, layout.size()) };
+                }
                 return p;
             }
         }
@@ -264,10 +275,13 @@ impl<P: PageSource> Heap<P> {
     /// `tc` is only ever used with this heap.
     #[inline]
     pub unsafe fn dealloc(&self, tc: &mut ThreadCache, p: *mut u8, layout: Layout) {
-        match class_of(layout.size(), layout.align()) {
-            // SAFETY: caller contract: `p` is a block of class c.
+        match small_class(layout) {
+            // SAFETY: caller contract: `p` is a block of class c; `check_free`
+            // aborts on pointers that are not.
             Some(c) => unsafe {
-                if tc.push(c, p) {
+                self.check_free(p, c, layout.size());
+                poison(p, c);
+                if tc.push(c, p, |b, d| self.suspect_double_free(b, d, "double free detected")) {
                     self.drain(tc, c);
                 }
             },
@@ -283,10 +297,20 @@ impl<P: PageSource> Heap<P> {
     /// `layout.align()` must not overflow `isize`.
     pub unsafe fn realloc(&self, tc: &mut ThreadCache, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let align = layout.align();
-        let old_c = class_of(layout.size(), align);
-        let new_c = class_of(new_size, align);
+        let old_c = small_class(layout);
+        let new_c = class_of(new_size + mitigations::CANARY as usize, align);
+        if let Some(c) = old_c {
+            // SAFETY: caller contract (checked: misuse aborts here).
+            unsafe { self.check_realloc(p, c, layout.size()) };
+        }
         match (old_c, new_c) {
-            (Some(a), Some(b)) if a == b => return p,
+            (Some(a), Some(b)) if a == b => {
+                if mitigations::CANARY {
+                    // SAFETY: a live block of class a, which holds new_size + 1 bytes.
+                    unsafe { set_canary(p, new_size) };
+                }
+                return p;
+            }
             (None, None) => {
                 // SAFETY: `p` is a live large block with this alignment.
                 let q = unsafe { self.large.realloc(self.pool.pages(), p, new_size, align) };
@@ -314,10 +338,10 @@ impl<P: PageSource> Heap<P> {
     /// # Safety
     /// `p` is a live block of this heap allocated with `layout`.
     pub unsafe fn usable_size(&self, p: *mut u8, layout: Layout) -> usize {
-        match class_of(layout.size(), layout.align()) {
-            Some(c) => class_size(c),
+        match small_class(layout) {
+            Some(c) => class_size(c) - mitigations::CANARY as usize,
             // SAFETY: caller contract.
-            None => unsafe { Large::usable_size(p) },
+            None => unsafe { self.large.usable_size(p) },
         }
     }
 
@@ -353,6 +377,64 @@ impl<P: PageSource> Heap<P> {
     fn purge_if_due(&self) {
         self.pool.purge_if_due();
         self.large.release_if_due(self.pool.pages(), self.pool.options().purge_delay_ns);
+    }
+
+    /// The checks every small free runs before the block goes on a bin (see
+    /// [`crate::mitigations`]): the pointer lies in a live SuperSlab, on a
+    /// block boundary of class `c`; with `secure`, the slab is of class `c`
+    /// and the canary after `size` bytes is intact. Aborts otherwise.
+    ///
+    /// # Safety
+    /// None beyond `p` being a pointer value; it is only dereferenced once
+    /// the page map says it lies in a live SuperSlab.
+    #[inline(always)]
+    pub(crate) unsafe fn check_free(&self, p: *mut u8, c: usize, size: usize) {
+        if !mitigations::CHECK_FREE_POINTER && !mitigations::CHECK_FREE_CLASS && !mitigations::CANARY {
+            return;
+        }
+        let Some((m, slot)) = self.pool.lookup(p) else { invalid_free(p, "free of a pointer not allocated by hakmem") };
+        if mitigations::CHECK_FREE_CLASS && self.pool.slab(m, slot).class() != c {
+            invalid_free(p, "dealloc with a layout of another size class");
+        }
+        if !crate::slab::on_block_boundary(p, c) {
+            invalid_free(p, "free of a pointer that is not a block");
+        }
+        if mitigations::CANARY && size != SIZE_UNKNOWN {
+            // SAFETY: `p` is a block of class c in a live SuperSlab: readable.
+            if unsafe { block::looks_free(p.cast()) }.is_none() && unsafe { !canary_ok(p, size) } {
+                invalid_free(p, "buffer overflow detected (canary) on free");
+            }
+        }
+    }
+
+    /// A small block whose link word decodes as a link (see [`crate::block`]):
+    /// a null link or one into a live SuperSlab of ours means it is on a
+    /// free list, so this is a second free. Anything else was user data that
+    /// happened to decode, and the free goes ahead.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn suspect_double_free(&self, b: *mut Block, d: usize, what: &str) {
+        if d == 0 || self.pool.lookup(d as *const u8).is_some() {
+            crate::out::fatal(what, b.cast());
+        }
+    }
+
+    /// `realloc`'s checks of a small block: those of a free, and that the
+    /// block is not free already.
+    ///
+    /// # Safety
+    /// As [`Heap::check_free`].
+    unsafe fn check_realloc(&self, p: *mut u8, c: usize, size: usize) {
+        // SAFETY: caller contract.
+        unsafe { self.check_free(p, c, size) };
+        if !mitigations::MARK_LIVE {
+            // Without the mark a live block may still hold its old link.
+            return;
+        }
+        // SAFETY: `p` passed check_free: a block of a live SuperSlab.
+        if let Some(d) = unsafe { block::looks_free(p.cast()) } {
+            self.suspect_double_free(p.cast(), d, "realloc of a freed block detected");
+        }
     }
 
     fn init_cache(&self, tc: &mut ThreadCache) {
@@ -422,8 +504,13 @@ impl<P: PageSource> Heap<P> {
                 let (head, n) = unsafe { s.take(want) };
                 if n > 0 {
                     let bin = &mut tc.bins[c];
-                    // SAFETY: `head` starts a chain of `n` free blocks.
-                    bin.head = unsafe { (*head).next };
+                    // SAFETY: `head` starts a chain of `n` free blocks; it is
+                    // handed out, so its link word is cleared (see `block`).
+                    bin.head = unsafe { block::next(head) };
+                    if mitigations::MARK_LIVE {
+                        // SAFETY: as above.
+                        unsafe { block::clear(head) };
+                    }
                     let count = bin.count() + n - 1;
                     bin.set_count(count);
                     #[cfg(feature = "stats")]
@@ -501,7 +588,6 @@ impl<P: PageSource> Heap<P> {
     #[cold]
     #[inline(never)]
     pub(crate) fn drain(&self, tc: &mut ThreadCache, c: usize) {
-        tc.check_head(c);
         self.init_cache(tc);
         self.start_bin(tc, c);
         #[cfg(feature = "stats")]
@@ -582,9 +668,9 @@ impl<P: PageSource> Heap<P> {
         ((BIN_BYTES / class_size(c)) as u32).clamp(2, self.drain_interval.max(2))
     }
 
-    /// Return the first `n` blocks of the chain at `b` (or all, for `usize::MAX`)
-    /// to their slabs. Consecutive blocks bound for the same foreign slab are
-    /// pushed onto its remote list with one CAS. Returns how many went to
+    /// Return the first `n` blocks of the chain at `b` to their slabs.
+    /// Consecutive blocks bound for the same foreign slab are pushed onto its
+    /// remote list with one CAS. Returns how many went to
     /// other threads' slabs, and the rest of the chain.
     fn return_blocks(&self, tc: &mut ThreadCache, mut b: *mut Block, mut n: usize) -> (usize, *mut Block) {
         let mut batch: Option<(&Slab, *mut Block, *mut Block)> = None;
@@ -596,7 +682,7 @@ impl<P: PageSource> Heap<P> {
         while n > 0 && !b.is_null() {
             n -= 1;
             // SAFETY: `b` is a free block of ours taken off a bin.
-            let next = unsafe { (*b).next };
+            let next = unsafe { block::next(b) };
             let key = b as usize >> crate::config::SLAB_SHIFT;
             let (s, local) = match last {
                 Some((k, s, local)) if k == key => (s, local),
@@ -623,7 +709,7 @@ impl<P: PageSource> Heap<P> {
                 batch = match batch {
                     Some((bs, h, t)) if core::ptr::eq(bs, s) => {
                         // SAFETY: `b` is ours to link into the pending chain.
-                        unsafe { (*b).next = h };
+                        unsafe { block::set_next(b, h) };
                         Some((bs, b, t))
                     }
                     other => {
@@ -632,7 +718,7 @@ impl<P: PageSource> Heap<P> {
                             unsafe { bs.remote.push_chain(h, t) };
                         }
                         // SAFETY: as above.
-                        unsafe { (*b).next = core::ptr::null_mut() };
+                        unsafe { block::set_next(b, core::ptr::null_mut()) };
                         Some((s, b, b))
                     }
                 };
@@ -703,8 +789,10 @@ impl<P: PageSource> Heap<P> {
         self.counters.flush(tc);
         for c in 0..NUM_CLASSES {
             let head = core::mem::replace(&mut tc.bins[c].head, core::ptr::null_mut());
+            // Bounded by the count, so a corrupted (cyclic) bin cannot loop.
+            let n = tc.bins[c].count() as usize;
             tc.bins[c].set_count(0);
-            let _ = self.return_blocks(tc, head, usize::MAX);
+            let _ = self.return_blocks(tc, head, n);
         }
         for c in 0..NUM_CLASSES {
             let cs = tc.slabs[c];
@@ -787,6 +875,58 @@ impl<P: PageSource> Heap<P> {
 
     /// Slab size (re-exported for tests).
     pub const SLAB_SIZE: usize = SLAB_SIZE;
+}
+
+/// The small size class a layout is served from: with the canary on, one
+/// byte more than asked, for the canary.
+#[inline(always)]
+pub(crate) fn small_class(layout: Layout) -> Option<usize> {
+    class_of(layout.size() + mitigations::CANARY as usize, layout.align())
+}
+
+/// The `size` of a free that does not know the block's requested size (C's
+/// `free`): the canary after it cannot be checked.
+pub(crate) const SIZE_UNKNOWN: usize = usize::MAX;
+
+/// Write the canary after the first `size` bytes of block `p`.
+///
+/// # Safety
+/// `p` is a live block of at least `size + 1` bytes.
+#[inline]
+pub(crate) unsafe fn set_canary(p: *mut u8, size: usize) {
+    // SAFETY: caller contract.
+    unsafe { p.add(size).write(block::canary(p)) };
+}
+
+/// Whether the canary after the first `size` bytes of block `p` is intact.
+///
+/// # Safety
+/// As [`set_canary`].
+#[inline]
+unsafe fn canary_ok(p: *mut u8, size: usize) -> bool {
+    // SAFETY: caller contract.
+    unsafe { p.add(size).read() == block::canary(p) }
+}
+
+/// With [`mitigations::POISON_FREED`], fill freed block `p` of class `c`
+/// (past its link word) with the poison byte.
+///
+/// # Safety
+/// `p` is a block of class `c` the caller gives up.
+#[inline(always)]
+pub(crate) unsafe fn poison(p: *mut u8, c: usize) {
+    if mitigations::POISON_FREED {
+        let (n, k) = (class_size(c), 8);
+        // SAFETY: caller contract: the whole block is ours to overwrite.
+        unsafe { core::ptr::write_bytes(p.add(k), mitigations::POISON_BYTE, n - k) };
+    }
+}
+
+/// Report a misused small free.
+#[cold]
+#[inline(never)]
+pub(crate) fn invalid_free(p: *mut u8, what: &str) -> ! {
+    crate::out::fatal(what, p)
 }
 
 impl<P: PageSource> Drop for Heap<P> {

@@ -9,11 +9,18 @@
 //!
 //! Layout of one large block (`off = max(PAGE, align)`):
 //! `[ ... | header (last PAGE before payload) | payload ... ]`, mapping aligned
-//! to `max(PAGE, align)`, payload at `base + off`.
+//! to `max(PAGE, align)`, payload at `base + off`. With
+//! [`crate::mitigations::LARGE_GUARD_PAGE`] the page after the payload's last
+//! page is made inaccessible while the block is live.
+//!
+//! Misuse: a freed header reads `DEAD` (a second free while the mapping is
+//! cached); the payload addresses of the last [`GONE_SLOTS`] mappings given
+//! back to the OS are remembered, so a second free of one of them aborts
+//! before its (unmapped) header is read.
 
 use crate::config::PAGE_SIZE;
 use crate::platform::PageSource;
-use crate::sync::{lock, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, AtomicBool, AtomicU64, Mutex, Ordering};
 
 const MAGIC: usize = 0x4841_4b4d_4c52_4745; // "HAKMLRGE"
 const DEAD: usize = 0x4841_4b4d_4445_4144; // "HAKMDEAD"
@@ -22,6 +29,15 @@ const CACHE_MAX_BYTES: usize = 64 << 20;
 const CACHE_MAX_ONE: usize = 16 << 20;
 const HUGE: usize = 2 << 20;
 const SHRINK_ABOVE: usize = 4 << 20;
+/// How many unmapped payload addresses are remembered (see the module docs).
+pub(crate) const GONE_SLOTS: usize = 64;
+const GUARD: usize = if crate::mitigations::LARGE_GUARD_PAGE { PAGE_SIZE } else { 0 };
+
+/// Payload addresses of recently unmapped large blocks (a ring).
+struct Gone {
+    addr: [usize; GONE_SLOTS],
+    next: usize,
+}
 
 #[repr(C)]
 struct Header {
@@ -52,6 +68,7 @@ unsafe impl Send for Cache {}
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
 pub(crate) struct LargeForkGuard<'a> {
     _cache: crate::sync::MutexGuard<'a, Cache>,
+    _gone: crate::sync::MutexGuard<'a, Gone>,
 }
 
 /// Large-block manager.
@@ -60,6 +77,8 @@ pub struct Large {
     /// Oldest `since` in the cache (`u64::MAX` = empty), read without the lock
     /// by [`Large::release_if_due`].
     oldest: AtomicU64,
+    gone: Mutex<Gone>,
+    gone_any: AtomicBool,
     live_bytes: AtomicU64,
     mapped_bytes: AtomicU64,
 }
@@ -80,6 +99,8 @@ impl Large {
                 bytes: 0,
             }),
             oldest: AtomicU64::new(u64::MAX),
+            gone: Mutex::new(Gone { addr: [0; GONE_SLOTS], next: 0 }),
+            gone_any: AtomicBool::new(false),
             live_bytes: AtomicU64::new(0),
             mapped_bytes: AtomicU64::new(0),
         }
@@ -99,6 +120,7 @@ impl Large {
     #[cold]
     pub fn alloc<P: PageSource>(&self, pages: &P, size: usize, align: usize, zero: bool) -> *mut u8 {
         let Some((off, len)) = layout_of(size, align) else { return core::ptr::null_mut() };
+        let Some(len) = len.checked_add(GUARD) else { return core::ptr::null_mut() };
         // `dirty`: bytes from `base` that may hold old data (0 = fresh).
         let (base, map_len, dirty) = match self.cache_take(pages, len, off) {
             Some((c, dirty)) => (c.base, c.len, dirty),
@@ -131,6 +153,10 @@ impl Large {
                 let dirty_payload = dirty.saturating_sub(off).min(size);
                 core::ptr::write_bytes(payload, 0, dirty_payload);
             }
+            if GUARD != 0 {
+                pages.protect(guard_of(payload, size), GUARD, false);
+            }
+            self.forget_gone(payload);
             self.live_bytes.fetch_add(size as u64, Ordering::Relaxed);
             payload
         }
@@ -149,7 +175,9 @@ impl Large {
         let fit = (0..n).filter(|&i| c.e[i].len >= len && aligned(&c.e[i])).min_by_key(|&i| c.e[i].len);
         let i = match fit {
             Some(i) => i,
-            None if align <= PAGE_SIZE => (0..n).max_by_key(|&i| c.e[i].len)?,
+            // Guard pages stay where they were put: no remap (mremap cannot
+            // span areas of different protections).
+            None if align <= PAGE_SIZE && GUARD == 0 => (0..n).max_by_key(|&i| c.e[i].len)?,
             None => return None,
         };
         let e = c.e[i];
@@ -160,7 +188,7 @@ impl Large {
         drop(c);
         // Shrink only mappings that are both much larger and big: a few MiB of
         // resident slack is cheaper than faulting the pages in again.
-        if e.len < len || (e.len > len * 4 && e.len > SHRINK_ABOVE && align <= PAGE_SIZE) {
+        if GUARD == 0 && (e.len < len || (e.len > len * 4 && e.len > SHRINK_ABOVE && align <= PAGE_SIZE)) {
             // SAFETY: a whole cached mapping that nobody references.
             let nb = unsafe { pages.remap(e.base, e.len, len) };
             if nb.is_null() {
@@ -186,23 +214,26 @@ impl Large {
         Some((e, e.len))
     }
 
-    /// Header of a large block, validated.
+    /// Header of a large block, validated: `dead` is the report for a block
+    /// already freed.
     ///
     /// # Safety
-    /// `p` must be a pointer this manager returned (else the check may fault).
-    unsafe fn header(p: *mut u8) -> *mut Header {
+    /// `p` must be a pointer this manager returned (else the check may fault;
+    /// a block it returned and gave back to the OS since is caught by
+    /// the `gone` ring while it is remembered).
+    unsafe fn header(&self, p: *mut u8, dead: &str) -> *mut Header {
         if p as usize % PAGE_SIZE != 0 {
             crate::out::fatal("free of a pointer that is not an allocation", p);
+        }
+        if self.gone_any.load(Ordering::Relaxed) && lock(&self.gone).addr.contains(&(p as usize)) {
+            crate::out::fatal(dead, p);
         }
         // SAFETY: per the caller, the page before `p` is our header page.
         let h = unsafe { p.sub(PAGE_SIZE).cast::<Header>() };
         // SAFETY: as above.
         let magic = unsafe { (*h).magic };
         if magic != MAGIC {
-            crate::out::fatal(
-                if magic == DEAD { "double free detected" } else { "free of a pointer that is not an allocation" },
-                p,
-            );
+            crate::out::fatal(if magic == DEAD { dead } else { "free of a pointer that is not an allocation" }, p);
         }
         h
     }
@@ -211,11 +242,11 @@ impl Large {
     ///
     /// # Safety
     /// `p` was returned by [`Large::alloc`] and not freed.
-    pub unsafe fn usable_size(p: *mut u8) -> usize {
+    pub unsafe fn usable_size(&self, p: *mut u8) -> usize {
         // SAFETY: caller contract.
         unsafe {
-            let h = Self::header(p);
-            (*h).base as usize + (*h).len - p as usize
+            let h = self.header(p, "usable size of a freed block");
+            (*h).base as usize + (*h).len - GUARD - p as usize
         }
     }
 
@@ -226,11 +257,15 @@ impl Large {
     #[cold]
     pub unsafe fn free<P: PageSource>(&self, pages: &P, p: *mut u8) {
         // SAFETY: caller contract.
-        let h = unsafe { Self::header(p) };
+        let h = unsafe { self.header(p, "double free detected") };
         // SAFETY: `h` is our validated header.
         let (base, len, size) = unsafe { ((*h).base, (*h).len, (*h).size) };
         // SAFETY: as above; marking it catches a second free while cached.
         unsafe { (*h).magic = DEAD };
+        if GUARD != 0 {
+            // SAFETY: the guard page this block's alloc protected.
+            unsafe { pages.protect(guard_of(p, size), GUARD, true) };
+        }
         self.live_bytes.fetch_sub(size as u64, Ordering::Relaxed);
         if len <= CACHE_MAX_ONE {
             let mut c = lock(&self.cache);
@@ -242,6 +277,10 @@ impl Large {
                     c.n -= 1;
                     c.bytes -= old.len;
                     self.mapped_bytes.fetch_sub(old.len as u64, Ordering::Relaxed);
+                    // Its last payload was most likely page-aligned. Noted
+                    // before the unmap, so a new mapping at the address
+                    // (after it) is never taken for a freed one.
+                    self.remember_gone(old.base.wrapping_add(PAGE_SIZE));
                     // SAFETY: cached mappings are whole and unreferenced.
                     unsafe { pages.unmap(old.base, old.len) };
                 }
@@ -257,8 +296,31 @@ impl Large {
             }
         }
         self.mapped_bytes.fetch_sub(len as u64, Ordering::Relaxed);
+        // Before the unmap: see the eviction above.
+        self.remember_gone(p);
         // SAFETY: the whole mapping of a block the caller gave up.
         unsafe { pages.unmap(base, len) };
+    }
+
+    /// Remember that the block at payload `p` went back to the OS.
+    fn remember_gone(&self, p: *mut u8) {
+        let mut g = lock(&self.gone);
+        let i = g.next;
+        g.addr[i] = p as usize;
+        g.next = (i + 1) % GONE_SLOTS;
+        self.gone_any.store(true, Ordering::Relaxed);
+    }
+
+    /// Payload `p` is live again (a new mapping at the same address).
+    fn forget_gone(&self, p: *mut u8) {
+        if !self.gone_any.load(Ordering::Relaxed) {
+            return;
+        }
+        for a in lock(&self.gone).addr.iter_mut() {
+            if *a == p as usize {
+                *a = 0;
+            }
+        }
     }
 
     /// Resize a large block in place or by remapping. Null if not possible
@@ -269,7 +331,11 @@ impl Large {
     #[cold]
     pub unsafe fn realloc<P: PageSource>(&self, pages: &P, p: *mut u8, new_size: usize, align: usize) -> *mut u8 {
         // SAFETY: caller contract.
-        let h = unsafe { Self::header(p) };
+        let h = unsafe { self.header(p, "realloc of a freed block detected") };
+        if GUARD != 0 {
+            // The caller moves the block (and its guard page) instead.
+            return core::ptr::null_mut();
+        }
         // SAFETY: validated header.
         let (base, len, size) = unsafe { ((*h).base, (*h).len, (*h).size) };
         let off = p as usize - base as usize;
@@ -301,6 +367,7 @@ impl Large {
         // SAFETY: the remapped range holds the header page at offset off - PAGE.
         unsafe {
             let np = nb.add(off);
+            self.forget_gone(np);
             let nh = np.sub(PAGE_SIZE).cast::<Header>();
             (*nh).base = nb;
             (*nh).len = need;
@@ -316,7 +383,8 @@ impl Large {
     /// Take the cache lock for the duration of a `fork` (see `crate::fork`).
     #[cfg(not(any(feature = "loom", feature = "shuttle")))]
     pub(crate) fn fork_lock(&self) -> LargeForkGuard<'_> {
-        LargeForkGuard { _cache: lock(&self.cache) }
+        // Never held together elsewhere, so the order is free.
+        LargeForkGuard { _cache: lock(&self.cache), _gone: lock(&self.gone) }
     }
 
     /// Unmap every cached mapping.
@@ -359,6 +427,12 @@ impl Large {
         c.n -= k;
         self.oldest.store(if c.n == 0 { u64::MAX } else { c.e[0].since }, Ordering::Relaxed);
     }
+}
+
+/// Where the guard page of the large block at payload `p` of `size` bytes
+/// goes: the page after the payload's last page.
+fn guard_of(p: *mut u8, size: usize) -> *mut u8 {
+    p.wrapping_add(size.next_multiple_of(PAGE_SIZE))
 }
 
 impl Default for Large {

@@ -91,6 +91,8 @@ macro_rules! internal_mod {
 internal_mod!(platform, sync, config, options, size_class, tag);
 
 mod arena;
+mod block;
+pub mod mitigations;
 mod out;
 mod pagemap;
 

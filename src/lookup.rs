@@ -63,9 +63,9 @@ pub(crate) fn classify<P: PageSource>(heap: &Heap<P>, p: *const u8, probe: bool)
         invalid(p);
     }
     let s = heap.pool().slab(m, slot);
-    // SAFETY: the slot is active, so its class was set when it was acquired;
-    // a caller that frees a live block of it synchronised with that.
-    let c = unsafe { s.class_shared() };
+    // The slot is active, so its class was set when it was acquired; a
+    // caller that frees a live block of it synchronised with that.
+    let c = s.class();
     if !on_boundary(p as usize & (SLAB_SIZE - 1), c) {
         invalid(p);
     }

@@ -3,7 +3,7 @@
 //! thread-free list, sharded-slab's `TransferStack`). Taking the whole list
 //! at once means pops never race with each other, so there is no ABA.
 
-use crate::slab::Block;
+use crate::block::{set_next, Block};
 use crate::sync::{spin_loop, AtomicPtr, Ordering};
 
 /// A multi-producer, single-consumer block list.
@@ -17,7 +17,7 @@ impl RemoteList {
         Self { head: AtomicPtr::new(core::ptr::null_mut()) }
     }
 
-    /// Push a chain `head ..= tail` (linked through `next`) with one CAS.
+    /// Push a chain `head ..= tail` (linked through [`crate::block`]) with one CAS.
     ///
     /// # Safety
     /// The chain consists of free blocks of this slab that the caller holds
@@ -27,7 +27,7 @@ impl RemoteList {
         let mut h = self.head.load(Ordering::Relaxed);
         loop {
             // SAFETY: the caller owns the chain until the CAS below publishes it.
-            unsafe { (*tail).next = h };
+            unsafe { set_next(tail, h) };
             match self.head.compare_exchange_weak(h, head, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(cur) => {

@@ -6,16 +6,37 @@
 //! SuperSlab itself), so a stray write into user memory cannot corrupt it and
 //! a retired SuperSlab leaves no dangling metadata behind.
 
+pub use crate::block::Block;
+use crate::block::{next, set_next};
+use crate::config::SLAB_SIZE;
 use crate::pool::Acquired;
 use crate::remote::RemoteList;
-use crate::size_class::class_size;
-use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+use crate::size_class::{class_size, CLASS_SIZES, NUM_CLASSES};
+use crate::sync::{AtomicU32, AtomicUsize, Ordering, UnsafeCell};
 
-/// A free block: its first word links to the next.
-#[repr(C)]
-pub struct Block {
-    /// Next free block.
-    pub next: *mut Block,
+/// Per class, `ceil(2^64 / size)`: `off` (below 2^32) is a multiple of the
+/// class size iff `off * M < M` (wrapping; Lemire, Kaser and Kurz,
+/// "Faster remainder by direct computation"), a multiply instead of a divide.
+static DIV_MAGIC: [u64; NUM_CLASSES] = {
+    let mut m = [0u64; NUM_CLASSES];
+    let mut c = 0;
+    while c < NUM_CLASSES {
+        m[c] = u64::MAX / CLASS_SIZES[c] as u64 + 1;
+        c += 1;
+    }
+    m
+};
+
+/// Whether `p` sits on a block boundary of a class-`c` slab (slabs are
+/// `SLAB_SIZE`-aligned and start with a block).
+#[inline(always)]
+pub(crate) fn on_block_boundary(p: *const u8, c: usize) -> bool {
+    let off = (p as usize & (SLAB_SIZE - 1)) as u64;
+    let m = match DIV_MAGIC.get(c) {
+        Some(&m) => m,
+        None => return false,
+    };
+    off.wrapping_mul(m) < m
 }
 
 /// Which owner-side list a slab is on.
@@ -56,6 +77,9 @@ struct LocalLine(UnsafeCell<SlabLocal>);
 #[repr(C, align(64))]
 pub struct Slab {
     owner: AtomicUsize,
+    /// The slab's size class, readable by any thread (the `secure` build's
+    /// dealloc check); set when the slab is acquired.
+    class: AtomicU32,
     pub(crate) remote: RemoteList,
     local: LocalLine,
 }
@@ -71,6 +95,7 @@ impl Slab {
     pub(crate) fn new() -> Self {
         Slab {
             owner: AtomicUsize::new(0),
+            class: AtomicU32::new(u32::MAX),
             remote: RemoteList::new(),
             local: LocalLine(UnsafeCell::new(SlabLocal {
                 free: core::ptr::null_mut(),
@@ -95,21 +120,10 @@ impl Slab {
         self.owner.load(Ordering::Relaxed)
     }
 
-    /// The size class of a slab that holds a live block, read by any thread
-    /// (an unsized `free` or `malloc_usable_size` from C). The class is
-    /// written only when the slab is acquired, which happens before any of
-    /// its blocks is handed out, and cannot change while a block is live.
-    ///
-    /// # Safety
-    /// The slab holds a live block that the caller may use (so the slab is
-    /// active and the write of its class happened before the caller got it).
-    #[cfg(not(any(feature = "loom", feature = "shuttle")))]
+    /// The size class of the blocks the slab was last set up for (any thread).
     #[inline]
-    pub(crate) unsafe fn class_shared(&self) -> usize {
-        // SAFETY: reads only the `class` field through a raw pointer (no
-        // reference to the owner's state); per the caller, no write to it
-        // can be concurrent.
-        self.local.0.with(|l| unsafe { core::ptr::addr_of!((*l).class).read() }) as usize
+    pub(crate) fn class(&self) -> usize {
+        self.class.load(Ordering::Relaxed) as usize
     }
 
     /// Set the owner id.
@@ -154,6 +168,7 @@ impl Slab {
             })
         };
         debug_assert!(self.remote.is_empty(), "hakmem: acquired slab has pending remote frees");
+        self.class.store(class as u32, Ordering::Relaxed);
         self.set_owner(owner);
     }
 
@@ -162,7 +177,8 @@ impl Slab {
     /// # Safety
     /// Caller owns the slab.
     pub(crate) unsafe fn collect_remote(&self) -> u32 {
-        match self.take_remote() {
+        // SAFETY: owner (caller contract).
+        match unsafe { self.take_remote() } {
             // SAFETY: owner (caller contract); the chain is ours.
             Some((h, t, n)) => unsafe {
                 self.splice_free(h, t, n);
@@ -172,21 +188,40 @@ impl Slab {
         }
     }
 
-    /// Take the whole remote list: `(head, tail, count)`.
-    fn take_remote(&self) -> Option<(*mut Block, *mut Block, u32)> {
+    /// Take the whole remote list: `(head, tail, count)`. Every link is
+    /// checked to stay inside this slab, and the walk stops with `fatal` once
+    /// it has seen more blocks than the slab has handed out (a cycle from a
+    /// cross-thread double free, or a corrupted link), so it cannot spin.
+    ///
+    /// # Safety
+    /// Caller owns the slab.
+    unsafe fn take_remote(&self) -> Option<(*mut Block, *mut Block, u32)> {
         let head = self.remote.take_all();
         if head.is_null() {
             return None;
         }
-        let (mut tail, mut n) = (head, 1u32);
-        // SAFETY: the chain is ours after take_all: blocks freed by other threads.
+        // SAFETY: owner (caller contract); the chain is ours after take_all:
+        // blocks of this slab freed by other threads, each link checked
+        // before it is followed.
         unsafe {
-            while !(*tail).next.is_null() {
-                tail = (*tail).next;
-                n += 1;
-            }
+            self.local(|l| {
+                check_link(l, head, head);
+                let (mut tail, mut n) = (head, 1u32);
+                loop {
+                    if n > l.used {
+                        crate::out::fatal("double free detected", tail as *const u8);
+                    }
+                    let nx = next(tail);
+                    if nx.is_null() {
+                        break;
+                    }
+                    check_link(l, tail, nx);
+                    tail = nx;
+                    n += 1;
+                }
+                Some((head, tail, n))
+            })
         }
-        Some((head, tail, n))
     }
 
     /// Put a chain of `n` returned blocks on the local free list.
@@ -198,9 +233,9 @@ impl Slab {
         unsafe {
             self.local(|l| {
                 if n > l.used {
-                    crate::out::fatal("double free (remote) detected in slab", head as *const u8);
+                    crate::out::fatal("double free detected", head as *const u8);
                 }
-                (*tail).next = l.free;
+                set_next(tail, l.free);
                 l.free = head;
                 l.used -= n;
             })
@@ -232,23 +267,36 @@ impl Slab {
                     head = l.free;
                     let mut tail = head;
                     n = 1;
-                    while n < max && !(*tail).next.is_null() {
-                        tail = (*tail).next;
+                    let mut nx = next(tail);
+                    while n < max && !nx.is_null() {
+                        check_link(l, tail, nx);
+                        tail = nx;
+                        nx = next(tail);
                         n += 1;
                     }
-                    l.free = (*tail).next;
-                    (*tail).next = core::ptr::null_mut();
+                    if !nx.is_null() {
+                        check_link(l, tail, nx);
+                    }
+                    l.free = nx;
+                    set_next(tail, core::ptr::null_mut());
+                    if n > SLAB_SIZE as u32 / l.bsize - l.used {
+                        crate::out::fatal("double free detected", head as *const u8);
+                    }
                 }
                 // Only when nothing was recycled, carve fresh blocks: reusing
                 // returned (cache-warm) blocks first keeps the footprint small.
                 if n == 0 {
                     let bs = l.bsize as usize;
-                    while n < max && l.bump < l.end {
-                        let b = l.bump.cast::<Block>();
-                        (*b).next = head;
-                        head = b;
-                        l.bump = l.bump.wrapping_add(bs);
-                        n += 1;
+                    if crate::mitigations::RANDOMIZE_FREE_LIST {
+                        head = carve_shuffled(l, max, &mut n);
+                    } else {
+                        while n < max && l.bump < l.end {
+                            let b = l.bump.cast::<Block>();
+                            set_next(b, head);
+                            head = b;
+                            l.bump = l.bump.wrapping_add(bs);
+                            n += 1;
+                        }
                     }
                 }
                 l.used += n;
@@ -303,11 +351,76 @@ impl Slab {
                         b as *const u8,
                     );
                 }
-                (*b).next = l.free;
+                set_next(b, l.free);
                 l.free = b;
                 l.used -= 1;
                 l.used
             })
         }
     }
+}
+
+/// Abort unless `nx`, the link found in block `b` of the slab described by
+/// `l`, is a block of the same slab that was carved before: a corrupted link
+/// or a foreign block on a slab's list is reported, not followed.
+#[inline]
+fn check_link(l: &SlabLocal, b: *mut Block, nx: *mut Block) {
+    let same_slab = (b as usize ^ nx as usize) < SLAB_SIZE;
+    let off = nx as usize & (SLAB_SIZE - 1);
+    if !same_slab || off % l.bsize as usize != 0 || nx as usize >= l.bump as usize {
+        crate::block::corrupted(b);
+    }
+}
+
+/// The `secure` build's carving: up to `max` fresh blocks, linked in a
+/// random order (mimalloc's secure extend): the range is cut into up to 8
+/// slices, and each next block comes from a slice picked by a xorshift
+/// state seeded from the secret and the bump pointer. Sets `*n` to the count.
+///
+/// # Safety
+/// `l` is the owner-only state of a slab the caller owns.
+unsafe fn carve_shuffled(l: &mut SlabLocal, max: u32, n: &mut u32) -> *mut Block {
+    const SLICES: usize = 8;
+    let bs = l.bsize as usize;
+    let avail = (l.end as usize - l.bump as usize) / bs;
+    let k = avail.min(max as usize);
+    if k == 0 {
+        return core::ptr::null_mut();
+    }
+    // Slice i covers blocks [start[i], end[i]) of the k.
+    let per = k.div_ceil(SLICES);
+    let mut next_i = [0usize; SLICES];
+    let mut end_i = [0usize; SLICES];
+    for i in 0..SLICES {
+        next_i[i] = (i * per).min(k);
+        end_i[i] = ((i + 1) * per).min(k);
+    }
+    let base = l.bump;
+    let mut x = crate::block::secret_hash(base) | 1;
+    let mut head: *mut Block = core::ptr::null_mut();
+    let mut tail: *mut Block = core::ptr::null_mut();
+    for _ in 0..k {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut s = (x >> 32) as usize % SLICES;
+        while next_i[s] == end_i[s] {
+            s = (s + 1) % SLICES;
+        }
+        let b = base.wrapping_add(next_i[s] * bs).cast::<Block>();
+        next_i[s] += 1;
+        // SAFETY: `b` is a fresh block of this slab, `tail` one linked before.
+        unsafe {
+            set_next(b, core::ptr::null_mut());
+            if head.is_null() {
+                head = b;
+            } else {
+                set_next(tail, b);
+            }
+        }
+        tail = b;
+    }
+    l.bump = base.wrapping_add(k * bs);
+    *n = k as u32;
+    head
 }

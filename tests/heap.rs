@@ -92,7 +92,7 @@ fn bins_stay_bounded_while_the_limit_adapts() {
     let mut owner = ThreadCache::new();
     let mut other = ThreadCache::new();
     let l = Layout::from_size_align(64, 8).unwrap();
-    let c = hakmem_alloc::size_class::class_of(64, 8).unwrap();
+    let c = hakmem_alloc::size_class::class_of(64 + hakmem_alloc::mitigations::CANARY as usize, 8).unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut mine = Vec::new();
     for round in 0..200 {
@@ -132,7 +132,7 @@ fn a_consumer_thread_sends_foreign_blocks_home_in_batches() {
     let mut owner = ThreadCache::new();
     let mut consumer = ThreadCache::new();
     let l = Layout::from_size_align(64, 8).unwrap();
-    let c = hakmem_alloc::size_class::class_of(64, 8).unwrap();
+    let c = hakmem_alloc::size_class::class_of(64 + hakmem_alloc::mitigations::CANARY as usize, 8).unwrap();
     let blocks: Vec<_> = (0..1000).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
     let mut most = 0;
     for (i, &p) in blocks.iter().enumerate() {
@@ -170,7 +170,7 @@ fn a_cache_used_again_after_thread_exit_counts_from_zero() {
     let mut owner = ThreadCache::new();
     let mut other = ThreadCache::new();
     let l = Layout::from_size_align(64, 8).unwrap();
-    let c = hakmem_alloc::size_class::class_of(64, 8).unwrap();
+    let c = hakmem_alloc::size_class::class_of(64 + hakmem_alloc::mitigations::CANARY as usize, 8).unwrap();
     fixed(&h, &mut other, 2, 64, 100);
     assert!(other.cached(c) > 0);
     unsafe { h.thread_exit(&mut other) };

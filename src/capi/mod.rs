@@ -155,7 +155,7 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
                 }
             }
             // SAFETY: as above.
-            unsafe { crate::large::Large::usable_size(old) }
+            unsafe { heap().large().usable_size(old) }
         }
     };
     let q = alloc_raw(size, MIN_ALIGN, false);

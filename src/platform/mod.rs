@@ -15,7 +15,8 @@ mod unix;
 pub use mock::MockPages;
 #[cfg(unix)]
 pub use unix::{
-    getenv, is_mapped, now_ns, on_fork, on_process_exit, page_size, register_thread_exit, resident_bytes, set_errno,
+    getenv, is_mapped, now_ns, on_fork, on_process_exit, page_size, random_word, register_thread_exit, resident_bytes,
+    set_errno,
     thread_exit_key_fork_lock, thread_exit_key_fork_unlock, write_stderr, OsPages,
 };
 
@@ -85,6 +86,14 @@ pub unsafe trait PageSource: Sync {
     /// # Safety
     /// The range must lie inside a live mapping of this source.
     unsafe fn hint_dense(&self, _ptr: *mut u8, _len: usize) {}
+
+    /// Make whole pages inaccessible (a guard page) or accessible again.
+    /// Default: nothing (a source without protection has no guard pages).
+    ///
+    /// # Safety
+    /// The range must be whole pages inside a live mapping of this source
+    /// that nobody accesses while it is inaccessible.
+    unsafe fn protect(&self, _ptr: *mut u8, _len: usize, _accessible: bool) {}
 
     /// Checking hook called before the pool hands out a slab at `ptr`: a checking
     /// source panics if the range is not inside a live mapping. The OS source

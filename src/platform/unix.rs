@@ -80,6 +80,12 @@ unsafe impl PageSource for OsPages {
         unsafe { libc::madvise(ptr.cast(), len, libc::MADV_HUGEPAGE) };
     }
 
+    unsafe fn protect(&self, ptr: *mut u8, len: usize, accessible: bool) {
+        let prot = if accessible { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_NONE };
+        // SAFETY: whole pages inside a live mapping of ours (trait contract).
+        unsafe { libc::mprotect(ptr.cast(), len, prot) };
+    }
+
     #[cfg(target_os = "linux")]
     unsafe fn remap(&self, ptr: *mut u8, old_len: usize, new_len: usize) -> *mut u8 {
         // SAFETY: ptr/old_len is a live mapping of ours (trait contract); on
@@ -107,6 +113,23 @@ pub fn now_ns() -> u64 {
     // SAFETY: `ts` is a valid out-pointer for clock_gettime.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// A random word from the kernel (`getrandom(2)`, non-blocking, no
+/// allocation); if that fails, a mix of the clock and an ASLR'd address.
+pub fn random_word() -> u64 {
+    let mut w: u64 = 0;
+    // SAFETY: `w` is a valid 8-byte out-buffer for getrandom.
+    let n = unsafe { libc::getrandom((&mut w as *mut u64).cast(), 8, libc::GRND_NONBLOCK) };
+    if n == 8 {
+        return w;
+    }
+    let local = 0u8;
+    let mut x = now_ns() ^ (&local as *const u8 as u64).rotate_left(32) ^ (random_word as *const () as u64);
+    // splitmix64 finaliser: spread the few varying bits over the word.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// Look up an environment variable without allocating.

@@ -84,7 +84,7 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// proving nothing about the pool protocol. The pool protocol itself (records,
 /// freelists, slot words, remote lists) uses the modelled types above.
 pub mod unmodeled {
-    pub use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+    pub use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
     pub use super::spin::SpinLock;
 }

@@ -12,6 +12,7 @@
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
 pub(crate) mod tls;
 
+use crate::mitigations;
 use crate::size_class::NUM_CLASSES;
 use crate::slab::{Block, Slab};
 
@@ -127,8 +128,15 @@ impl ThreadCache {
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
         let b = bin.head;
         if !b.is_null() {
-            // SAFETY: every block on a bin is a free block whose first word is its link.
-            bin.head = unsafe { (*b).next };
+            // SAFETY: every block on a bin is a free block whose first word is
+            // its encoded link (validated by `next`); clearing it marks the
+            // block live (see `crate::block`).
+            unsafe {
+                bin.head = crate::block::next(b);
+                if mitigations::MARK_LIVE {
+                    crate::block::clear(b);
+                }
+            }
             bin.room = bin.room.wrapping_add(1);
             #[cfg(feature = "stats")]
             {
@@ -142,38 +150,53 @@ impl ThreadCache {
     /// run: the bin reached its limit (drain); or it was empty (the block may
     /// be another thread's, which must not be handed out here next; see
     /// [`crate::Heap`]'s drain), which includes every bin of an uninitialised
-    /// cache; or the block is already the bin's head (an immediate double
-    /// free: the push made it link to itself, which the slow path reports,
-    /// see [`ThreadCache::check_head`]).
+    /// cache.
+    ///
+    /// Double frees: the block already at the bin's head aborts here (as
+    /// does a pointer that is not 8-byte aligned, which no block is); any
+    /// other block that is on a list twice aborts when it is popped the
+    /// second time (see [`crate::block`]). With
+    /// [`mitigations::CHECK_DOUBLE_FREE_ON_FREE`], a block whose first word
+    /// still decodes as a link is reported now: `suspect` (cold) gets it and
+    /// the decoded link, confirms against the page map and aborts.
     ///
     /// # Safety
     /// `p` is a block of class `c` from the same heap, no longer used by the caller.
     #[inline(always)]
-    pub(crate) unsafe fn push(&mut self, c: usize, p: *mut u8) -> bool {
+    pub(crate) unsafe fn push(&mut self, c: usize, p: *mut u8, suspect: impl FnOnce(*mut Block, usize)) -> bool {
         debug_assert!(c < NUM_CLASSES);
+        let b = p.cast::<Block>();
+        if mitigations::CHECK_DOUBLE_FREE_ON_FREE {
+            // SAFETY: the caller hands over a block of ours: readable.
+            if let Some(d) = unsafe { crate::block::looks_free(b) } {
+                suspect(b, d);
+            }
+        }
         // SAFETY: see `pop`.
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
-        let b = p.cast::<Block>();
         let h = bin.head;
+        // An unaligned pointer must not get a link written through it.
+        if (b == h) | (p as usize & 7 != 0) {
+            bad_push(p);
+        }
         // SAFETY: the caller gives the block up; its first word becomes the link.
-        unsafe { (*b).next = h };
+        unsafe { crate::block::set_next(b, h) };
         bin.head = b;
         bin.room = bin.room.wrapping_sub(1);
         #[cfg(feature = "stats")]
         {
             self.counts[c][1] += 1;
         }
-        (bin.room == 0) | h.is_null() | (b == h)
+        (bin.room == 0) | h.is_null()
     }
+}
 
-    /// Abort if the head of bin `c` links to itself: the block was freed
-    /// twice in a row (see [`ThreadCache::push`]). Called by the slow path.
-    #[inline]
-    pub(crate) fn check_head(&self, c: usize) {
-        let h = self.bins[c].head;
-        // SAFETY: a non-null head is a free block whose first word is its link.
-        if !h.is_null() && unsafe { (*h).next } == h {
-            crate::out::fatal("double free detected", h.cast());
-        }
+/// Report a push of the bin's head again, or of an unaligned pointer.
+#[cold]
+#[inline(never)]
+fn bad_push(p: *mut u8) -> ! {
+    if p as usize & 7 != 0 {
+        crate::out::fatal("free of a pointer that is not a block", p)
     }
+    crate::out::fatal("double free detected", p)
 }

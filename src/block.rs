@@ -1,0 +1,192 @@
+//! Free blocks and their links: the one place that reads or writes the
+//! first word of a free block (mimalloc's `mi_block_next`/`mi_block_set_next`,
+//! glibc's safe-linking, snmalloc's `freelist.h`).
+//!
+//! A free block's first word holds the next block's address XOR a
+//! per-process secret XOR the block's own address. The secret comes from
+//! the OS once ([`init`]); its top 17 bits are a fixed pattern whose top bit
+//! is set. Decoding a word that was not written here (user data, a write
+//! after free) therefore gives an address with high bits set, or a
+//! misaligned one, which [`next`] reports instead of following it.
+//!
+//! Blocks handed to a user have their first word set to their own address
+//! ([`clear`]), which decodes to the secret itself: not a link. That makes a
+//! block that is on a free list twice (a double free, on any thread, however
+//! delayed) abort when it is taken off the second time: its word then holds
+//! that mark (`hakmem: double free detected`) or user data (`hakmem:
+//! corrupted free list`), and does not decode. [`looks_free`] tells a free block from a live one from its
+//! word alone, for the checks that want to report at the second `free`.
+
+use crate::sync::unmodeled::{AtomicUsize, Ordering};
+
+/// A free block: its first word is an encoded link to the next.
+#[repr(C)]
+pub struct Block {
+    link: usize,
+}
+
+/// Bits of user space addresses (x86-64 and AArch64 with 4-level tables;
+/// the page map covers the same range).
+const ADDR_BITS: u32 = 47;
+const ADDR_MASK: usize = (1 << ADDR_BITS) - 1;
+/// The secret's top 17 bits: top bit set, the rest mixed, so user data
+/// (small integers, pointers, -1, text) never decodes to a plausible link.
+const HIGH_PATTERN: usize = 0x1_6b4d;
+/// Bits that are zero in every decoded link: above the address space, and
+/// below the 8-byte alignment of the smallest class.
+const INVALID_BITS: usize = !ADDR_MASK | 7;
+
+static SECRET: AtomicUsize = AtomicUsize::new(0);
+
+/// Draw the per-process secret (once; later calls do nothing). Every heap
+/// calls it before it hands out a block. Does not allocate.
+pub fn init() {
+    if SECRET.load(Ordering::Relaxed) != 0 {
+        return;
+    }
+    let r = crate::platform::random_word() as usize;
+    let k = (r & ADDR_MASK) | (HIGH_PATTERN << ADDR_BITS);
+    // Losing the race is fine: the winner's secret is the one used.
+    let _ = SECRET.compare_exchange(0, k, Ordering::Relaxed, Ordering::Relaxed);
+}
+
+/// The key for the link word of block `b`.
+#[inline(always)]
+fn key(b: *const Block) -> usize {
+    SECRET.load(Ordering::Relaxed) ^ b as usize
+}
+
+/// Whether a decoded word is a plausible link (null or an aligned user address).
+#[inline(always)]
+fn plausible(d: usize) -> bool {
+    d & INVALID_BITS == 0
+}
+
+/// Link free block `b` to `next` (null ends the list).
+///
+/// # Safety
+/// `b` is a free block (at least 8 bytes) the caller holds exclusively.
+#[inline(always)]
+pub unsafe fn set_next(b: *mut Block, next: *mut Block) {
+    // SAFETY: caller contract: `b` is writable and ours.
+    unsafe { (*b).link = next as usize ^ key(b) };
+}
+
+/// The block after free block `b` (null at the end). A link that does not
+/// decode to an aligned address aborts: "double free detected" if the word
+/// holds the mark of [`clear`] (the block was handed out, so it was on the
+/// list twice), "corrupted free list" otherwise.
+///
+/// # Safety
+/// `b` is a free block the caller holds (it was linked by [`set_next`]).
+#[inline(always)]
+pub unsafe fn next(b: *mut Block) -> *mut Block {
+    // SAFETY: caller contract: `b` is readable.
+    let d = unsafe { (*b).link } ^ key(b);
+    if !plausible(d) {
+        bad_link(b, d ^ key(b));
+    }
+    d as *mut Block
+}
+
+#[cold]
+#[inline(never)]
+fn bad_link(b: *const Block, raw: usize) -> ! {
+    if raw == b as usize {
+        crate::out::fatal("double free detected", b.cast())
+    }
+    corrupted(b)
+}
+
+/// Mark block `b`, about to be handed to a user, as live: its first word
+/// becomes its own address, which decodes to the secret (not a link).
+///
+/// # Safety
+/// `b` is a block the caller holds.
+#[inline(always)]
+pub unsafe fn clear(b: *mut Block) {
+    // SAFETY: caller contract.
+    unsafe { (*b).link = b as usize };
+}
+
+/// If block `b`'s first word decodes to a plausible link, the decoded link
+/// (the block is probably free already: confirm with the page map before
+/// reporting). `None` for a live block.
+///
+/// # Safety
+/// `b` is readable for 8 bytes.
+#[inline(always)]
+pub unsafe fn looks_free(b: *mut Block) -> Option<usize> {
+    // SAFETY: caller contract.
+    let d = unsafe { (*b).link } ^ key(b);
+    plausible(d).then_some(d)
+}
+
+/// Report a link that fails to decode.
+#[cold]
+#[inline(never)]
+pub fn corrupted(b: *const Block) -> ! {
+    crate::out::fatal("corrupted free list (write after free?) detected", b.cast())
+}
+
+/// A hash of the secret and `p` (seeds the `secure` build's shuffles).
+#[inline]
+pub fn secret_hash(p: *const u8) -> u64 {
+    let mut x = key(p.cast()) as u64;
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The `secure` build's canary byte: drawn with the secret, never 0, 0xFF
+/// or below 0x80 (the values a stray write most likely leaves). One byte per
+/// process (not per block): a few instructions to check.
+#[inline(always)]
+pub fn canary(_p: *const u8) -> u8 {
+    let b = ((SECRET.load(Ordering::Relaxed) >> 40) as u8) | 0x80;
+    if b == 0xFF {
+        0xA5
+    } else {
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_round_trip_and_foreign_words_are_rejected() {
+        init();
+        let mut w = [Block { link: 0 }, Block { link: 0 }];
+        let b = &mut w[0] as *mut Block;
+        let n = &mut w[1] as *mut Block;
+        // SAFETY: both are local, writable words.
+        unsafe {
+            // A cleared (live) block does not look free, nor does a fresh one.
+            clear(b);
+            assert!(looks_free(b).is_none());
+            (*b).link = 0;
+            assert!(looks_free(b).is_none());
+            set_next(b, n);
+            assert_eq!(next(b), n);
+            assert_eq!(looks_free(b), Some(n as usize));
+            set_next(b, core::ptr::null_mut());
+            assert!(next(b).is_null());
+            // Typical user data never decodes to a link.
+            for v in [0usize, 1, usize::MAX, n as usize, 0x4141_4141_4141_4141, 0x8000_0000_0000_0000] {
+                (*b).link = v;
+                assert!(looks_free(b).is_none(), "{v:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn canary_avoids_common_bytes() {
+        init();
+        for a in (0..4096usize).step_by(8) {
+            let c = canary((0x10_0000 + a) as *const u8);
+            assert!(c >= 0x80 && c != 0xFF);
+        }
+    }
+}
