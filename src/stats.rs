@@ -181,7 +181,7 @@ pub fn print(s: &Stats) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(any(feature = "loom", feature = "shuttle"))))]
 mod tests {
     use crate::heap::Heap;
     use crate::platform::MockPages;
