@@ -10,9 +10,12 @@
 //! * **prepare**: take every allocator lock, so no other thread is inside a
 //!   critical section at the fork: the thread-exit key's creation
 //!   (`platform`), the abandoned-slab list (`heap`), the pool backend (which
-//!   also serialises registry and page-map growth; `pool::fork`) and the
-//!   large-block cache (`large`). No code path holds two of these at once,
-//!   so taking them all in one fixed order cannot deadlock;
+//!   also serialises registry and page-map growth; `pool::fork`), the
+//!   large-block cache and the ring of unmapped large blocks (`large`).
+//!   Elsewhere only two pairs nest, abandoned list -> pool backend (a sweep
+//!   releasing slabs) and large cache -> unmapped ring (an eviction), both in
+//!   the order taken here, so taking them all in this fixed order cannot
+//!   deadlock;
 //! * **parent**: release them;
 //! * **child**: release them (the forking thread is their holder in the
 //!   child too), which leaves every structure consistent: all other shared

@@ -856,9 +856,10 @@ impl<P: PageSource> Heap<P> {
     }
 
     /// Take every lock of the heap (abandoned slabs, pool backend, large
-    /// cache), for the duration of a `fork`; see `crate::fork`. The only
-    /// nesting elsewhere is abandoned list -> pool backend (a sweep releasing
-    /// slabs), the same order as here, so this cannot deadlock.
+    /// cache and its ring of unmapped blocks), for the duration of a `fork`;
+    /// see `crate::fork`. The only nestings elsewhere are abandoned list ->
+    /// pool backend (a sweep releasing slabs) and large cache -> unmapped
+    /// ring (an eviction), in the same order as here, so this cannot deadlock.
     #[cfg(not(any(feature = "loom", feature = "shuttle")))]
     pub(crate) fn fork_lock(&self) -> HeapForkGuard<'_> {
         HeapForkGuard {

@@ -380,10 +380,12 @@ impl Large {
         }
     }
 
-    /// Take the cache lock for the duration of a `fork` (see `crate::fork`).
+    /// Take the cache lock and the `gone` ring's lock for the duration of a
+    /// `fork` (see `crate::fork`).
     #[cfg(not(any(feature = "loom", feature = "shuttle")))]
     pub(crate) fn fork_lock(&self) -> LargeForkGuard<'_> {
-        // Never held together elsewhere, so the order is free.
+        // Cache, then `gone`: the order `free` nests them in (an eviction
+        // remembers the unmapped block under the cache lock).
         LargeForkGuard { _cache: lock(&self.cache), _gone: lock(&self.gone) }
     }
 

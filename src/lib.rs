@@ -20,8 +20,11 @@
 //!
 //! # Public API
 //! [`HakMem`] (with [`HakMem::stats`], [`HakMem::trim`],
-//! [`HakMem::flush_thread_cache`]), [`Stats`], [`PoolStats`] and
-//! [`Options`]. Safe code cannot corrupt the allocator through them.
+//! [`HakMem::flush_thread_cache`], [`HakMem::configure`], ...),
+//! [`ConfigureError`], [`Stats`], [`PoolStats`], [`Options`], the
+//! [`mitigations`] constants and the C API's functions in [`capi`] (whose
+//! `free` and `realloc` are `unsafe fn`). Safe code cannot corrupt the
+//! allocator through them.
 //! Everything else (`sync`, `platform`, `config`, `size_class`, `tag`,
 //! `pool`, `Heap`, `ThreadCache`, ...) is crate-private unless the
 //! non-default, doc-hidden feature `internals` is on, which `verify/`,

@@ -5,7 +5,7 @@
 //!
 //! Always on (the default build), at no cost to the free fast path beyond
 //! one XOR, and to the allocation fast path beyond one XOR, one test and one
-//! store (see [`crate::block`]):
+//! store (see `src/block.rs`):
 //! * free-list links are encoded with a per-process secret and the block's
 //!   address, and validated before they are followed (a write after free
 //!   aborts instead of handing out a wild pointer);
@@ -31,9 +31,10 @@ pub const SECURE: bool = cfg!(feature = "secure");
 /// allocation fast path), so a block that is on a free list twice aborts
 /// when it would be handed out the second time, and `realloc` of a freed
 /// block aborts. This store is the largest part of the default build's
-/// cost on the tightest benchmark (`fixed_16`: 0.61x of main with it,
-/// 0.86x without; see the README). Must stay on in the `secure` build,
-/// whose double-free check at `free` relies on the mark.
+/// cost on the tightest benchmark (`fixed_16`: about 0.6x of the allocator
+/// before these checks with it, about 0.86x without; see the README). Must
+/// stay on in the `secure` build, whose double-free check at `free` relies
+/// on the mark.
 pub const MARK_LIVE: bool = true;
 
 /// Small frees: the pointer is looked up in the page map (it must lie in a
@@ -45,7 +46,7 @@ pub const CHECK_FREE_POINTER: bool = SECURE;
 /// Small frees: a block whose first word still decodes as a free-list link
 /// is reported at the second `free`. Without it (the default), a block on a
 /// list twice is reported when it is taken off the second time, which costs
-/// the fast path nothing extra (see [`crate::block`]).
+/// the fast path nothing extra (see `src/block.rs`).
 pub const CHECK_DOUBLE_FREE_ON_FREE: bool = SECURE && MARK_LIVE;
 
 /// Small frees: the size class the page map records for the block's slab

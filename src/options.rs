@@ -7,7 +7,7 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `HAKMEM_SS_ACQUIRE_DEBUG` | 0 | 1 = one stderr line per shared-pool stage decision |
-//! | `HAKMEM_TCACHE_DRAIN` | 2048 | most blocks a thread cache bin holds before draining half back to slabs (the seed's drain interval); 2..=65536 |
+//! | `HAKMEM_TCACHE_DRAIN` | 2048 | most blocks a thread cache bin holds before draining half back to slabs (the seed's drain interval; a bin also holds at most 256 KiB of its class); 2..=65536 |
 //! | `HAKMEM_TCACHE_KB` | 4096 | per-thread budget for blocks held in thread-cache bins, in KiB (bins start small and grow with use while the budget allows; at most two blocks per class beyond it) |
 //! | `HAKMEM_RETAIN_MB` | 16 | retired SuperSlabs kept mapped for reuse, in MiB; beyond this they are unmapped at once |
 //! | `HAKMEM_PURGE_DELAY_MS` | 10 | a retained SuperSlab (or cached large mapping) idle this long is purged (`madvise(DONTNEED)`) or unmapped at the next allocator slow path (refill, drain, large alloc/free, thread exit) or `trim()`; there is no background thread |
