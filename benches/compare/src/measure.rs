@@ -95,12 +95,8 @@ pub fn extra(name: &'static str, value: f64) {
 pub fn report(workload: &str, alloc: Option<Alloc>, outcome: Outcome) {
     let ops_s = outcome.ops_per_sec();
     let who = alloc.map_or("floor", Alloc::name);
-    let extras: String = EXTRAS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(n, v)| format!(" x.{n}={v:.6}"))
-        .collect();
+    let extras: String =
+        EXTRAS.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(n, v)| format!(" x.{n}={v:.6}")).collect();
     println!("{workload} [{who}]: {} ops in {:.4} s", outcome.ops, outcome.secs);
     println!("Throughput: {ops_s:.0} ops/s ({:.2} M ops/s)", ops_s / 1e6);
     println!(

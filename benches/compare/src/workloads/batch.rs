@@ -108,10 +108,8 @@ fn run(mut args: Args) -> Result<Outcome, String> {
     let lines = generate(records, seed);
     phase("gen_s");
 
-    let mut events: Vec<Event> = lines
-        .iter()
-        .map(|l| serde_json::from_str(l).map_err(|e| format!("parse: {e}")))
-        .collect::<Result<_, _>>()?;
+    let mut events: Vec<Event> =
+        lines.iter().map(|l| serde_json::from_str(l).map_err(|e| format!("parse: {e}"))).collect::<Result<_, _>>()?;
     drop(lines);
     phase("parse_s");
 
@@ -138,8 +136,7 @@ fn run(mut args: Args) -> Result<Outcome, String> {
     ranking.sort_by(|a, b| b.1.total.total_cmp(&a.1.total).then(a.0.cmp(b.0)));
     phase("sort_s");
 
-    let out_lines: Vec<String> =
-        events.iter().map(|e| serde_json::to_string(e).expect("serialize event")).collect();
+    let out_lines: Vec<String> = events.iter().map(|e| serde_json::to_string(e).expect("serialize event")).collect();
     let report = serde_json::to_string(&(&countries, &ranking[..ranking.len().min(1000)])).expect("serialize report");
     let out_bytes: usize = out_lines.iter().map(String::len).sum::<usize>() + report.len();
     drop(out_lines);

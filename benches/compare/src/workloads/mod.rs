@@ -14,6 +14,8 @@ use crate::cli::Args;
 use crate::dispatch::Alloc;
 use crate::measure::{self, Outcome};
 
+#[cfg(feature = "macro")]
+pub mod batch;
 pub mod cache_scratch;
 pub mod calloc;
 pub mod fixed;
@@ -22,12 +24,10 @@ pub mod larson;
 pub mod malloc_large;
 pub mod random_mixed;
 pub mod realloc_growth;
-pub mod thread_churn;
-pub mod xmalloc;
-#[cfg(feature = "macro")]
-pub mod batch;
 #[cfg(feature = "macro")]
 pub mod service;
+pub mod thread_churn;
+pub mod xmalloc;
 
 /// Alignment of every block the workloads request (that of `u64`/`usize`).
 pub const ALIGN: usize = 8;

@@ -230,7 +230,13 @@ fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<u16, String> {
 
 /// The load generator (runs in the forked process): returns
 /// (requests counted, seconds counted, histogram) or an error.
-fn load(addr: SocketAddr, conns: usize, warmup: Duration, secs: Duration, seed: u64) -> Result<(u64, f64, Histogram), String> {
+fn load(
+    addr: SocketAddr,
+    conns: usize,
+    warmup: Duration,
+    secs: Duration,
+    seed: u64,
+) -> Result<(u64, f64, Histogram), String> {
     let bodies = Arc::new(bodies(seed));
     let start = Instant::now() + Duration::from_millis(50);
     let count_from = start + warmup;
