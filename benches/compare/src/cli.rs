@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 /// Flags that take no value.
-const SWITCHES: &[&str] = &["--quick", "--help", "-h", "--list"];
+const SWITCHES: &[&str] = &["--quick", "--help", "-h", "--list", "--allow-fallback", "--no-secure"];
 
 impl Args {
     /// Splits `raw` into positionals and flags. `--name=value` and

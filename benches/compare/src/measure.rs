@@ -1,7 +1,7 @@
 //! Timing, thread fan-out, peak RSS and the result lines every bench program
 //! prints (`Throughput: ...` for people, `RESULT ...` for `compare`).
 
-use std::sync::Barrier;
+use std::sync::{Barrier, Mutex};
 use std::time::Instant;
 
 use crate::dispatch::Alloc;
@@ -70,18 +70,78 @@ pub fn peak_rss_kib() -> u64 {
     }
 }
 
+/// Resident set size of this process now, in KiB (`/proc/self/statm`), or 0.
+pub fn current_rss_kib() -> u64 {
+    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else { return 0 };
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    // SAFETY: `sysconf` has no memory-safety preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * u64::try_from(page).unwrap_or(4096) / 1024
+}
+
+/// Extra figures of the current run (a macro case's latency, phase times,
+/// RSS growth), printed on the `RESULT` line as `x.NAME=VALUE`.
+static EXTRAS: Mutex<Vec<(&'static str, f64)>> = Mutex::new(Vec::new());
+
+/// Records an extra figure for the `RESULT` line (`x.NAME=VALUE`); a second
+/// value for the same name replaces the first.
+pub fn extra(name: &'static str, value: f64) {
+    let mut v = EXTRAS.lock().unwrap_or_else(|e| e.into_inner());
+    v.retain(|(n, _)| *n != name);
+    v.push((name, value));
+}
+
 /// Prints the human line and the machine-readable `RESULT` line.
 pub fn report(workload: &str, alloc: Option<Alloc>, outcome: Outcome) {
     let ops_s = outcome.ops_per_sec();
     let who = alloc.map_or("floor", Alloc::name);
+    let extras: String =
+        EXTRAS.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(n, v)| format!(" x.{n}={v:.6}")).collect();
     println!("{workload} [{who}]: {} ops in {:.4} s", outcome.ops, outcome.secs);
     println!("Throughput: {ops_s:.0} ops/s ({:.2} M ops/s)", ops_s / 1e6);
     println!(
-        "RESULT ops_per_sec={ops_s:.1} secs={:.6} ops={} alloc={who} peak_rss_kib={}",
+        "RESULT ops_per_sec={ops_s:.1} secs={:.6} ops={} alloc={who} peak_rss_kib={}{extras}",
         outcome.secs,
         outcome.ops,
         peak_rss_kib()
     );
+}
+
+/// Everything a `RESULT` line carries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResultLine {
+    /// Throughput.
+    pub ops_per_sec: f64,
+    /// Timed seconds.
+    pub secs: f64,
+    /// The process's own peak RSS when it printed the line, if given.
+    pub peak_rss_kib: Option<u64>,
+    /// `x.NAME=VALUE` fields.
+    pub extras: Vec<(String, f64)>,
+}
+
+/// Parses a `RESULT` line with its extra fields.
+pub fn parse_result_full(line: &str) -> Option<ResultLine> {
+    let rest = line.strip_prefix("RESULT ")?;
+    let mut ops = None;
+    let mut secs = None;
+    let mut out = ResultLine::default();
+    for field in rest.split_whitespace() {
+        match field.split_once('=') {
+            Some(("ops_per_sec", v)) => ops = v.parse().ok(),
+            Some(("secs", v)) => secs = v.parse().ok(),
+            Some(("peak_rss_kib", v)) => out.peak_rss_kib = v.parse().ok(),
+            Some((k, v)) => {
+                if let (Some(name), Ok(x)) = (k.strip_prefix("x."), v.parse()) {
+                    out.extras.push((name.to_string(), x));
+                }
+            }
+            None => {}
+        }
+    }
+    out.ops_per_sec = ops?;
+    out.secs = secs?;
+    Some(out)
 }
 
 /// Parses a `RESULT` line: returns (ops_per_sec, secs).
@@ -108,6 +168,16 @@ mod tests {
         let line = "RESULT ops_per_sec=1234.5 secs=0.5 ops=617 alloc=system peak_rss_kib=1";
         assert_eq!(parse_result_line(line), Some((1234.5, 0.5)));
         assert_eq!(parse_result_line("Throughput: 5 ops/s"), None);
+        let full = parse_result_full("RESULT ops_per_sec=2.0 secs=1.5 ops=3 alloc=hakmem peak_rss_kib=77 x.p99_ms=2.5")
+            .expect("parses");
+        assert_eq!(full.peak_rss_kib, Some(77));
+        assert_eq!(full.extras, vec![("p99_ms".to_string(), 2.5)]);
+        assert_eq!(parse_result_full("RESULT secs=1"), None);
+    }
+
+    #[test]
+    fn rss_is_read() {
+        assert!(current_rss_kib() > 0);
     }
 
     #[test]

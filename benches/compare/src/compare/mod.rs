@@ -13,11 +13,84 @@ pub mod report;
 pub mod runner;
 pub mod svg;
 
-/// Who runs a case: an allocator, or the `floor` free list.
+/// How the child binaries were built: the two ways users build a Rust
+/// service, or whatever sits next to the driver when it is run directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Build {
+    /// Cargo's default `release` profile: no LTO, 16 codegen units. Most
+    /// services ship this; the figures quoted first.
+    NoLto,
+    /// Fat LTO and one codegen unit (this workspace's `release` profile):
+    /// hakmem's Rust fast path inlines into the caller.
+    Lto,
+    /// The `child_*` binaries found next to the driver (run directly, not
+    /// under `cargo run`): built however the user built them.
+    AsBuilt,
+}
+
+impl Build {
+    /// Short name (CSV, `--builds`, directory names).
+    pub fn id(self) -> &'static str {
+        match self {
+            Build::NoLto => "nolto",
+            Build::Lto => "lto",
+            Build::AsBuilt => "as-built",
+        }
+    }
+
+    /// Heading text.
+    pub fn label(self) -> &'static str {
+        match self {
+            Build::NoLto => "cargo's default release profile (no LTO, 16 codegen units)",
+            Build::Lto => "fat LTO, 1 codegen unit",
+            Build::AsBuilt => "child binaries as found next to compare",
+        }
+    }
+
+    fn from_id(s: &str) -> Option<Build> {
+        match s {
+            "nolto" => Some(Build::NoLto),
+            "lto" => Some(Build::Lto),
+            _ => None,
+        }
+    }
+
+    /// Cargo profile overrides (environment) that make `--release` this build.
+    pub fn cargo_env(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Build::NoLto => &[
+                ("CARGO_PROFILE_RELEASE_LTO", "false"),
+                ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+                ("CARGO_PROFILE_RELEASE_DEBUG", "0"),
+            ],
+            Build::Lto => &[
+                ("CARGO_PROFILE_RELEASE_LTO", "fat"),
+                ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
+                ("CARGO_PROFILE_RELEASE_DEBUG", "0"),
+            ],
+            Build::AsBuilt => &[],
+        }
+    }
+}
+
+/// A hakmem column run with extra environment (e.g. `HAKMEM_THP=0`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct EnvVariant {
+    /// Column name: `hakmem HAKMEM_THP=0`.
+    pub label: String,
+    /// The variables set for the child.
+    pub vars: Vec<(String, String)>,
+}
+
+/// Who runs a case: an allocator, a hakmem variant, or the `floor` free list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Entrant {
     /// A real allocator.
     Alloc(Alloc),
+    /// hakmem built with its `secure` feature (`child_hakmem_secure`).
+    Secure,
+    /// hakmem with extra environment (`--hakmem-env`).
+    HakmemEnv(&'static EnvVariant),
     /// The `floor` workload (fixed-size cases only).
     Floor,
 }
@@ -27,12 +100,56 @@ impl Entrant {
     pub fn name(self) -> &'static str {
         match self {
             Entrant::Alloc(a) => a.name(),
+            Entrant::Secure => "hakmem-secure",
+            Entrant::HakmemEnv(v) => &v.label,
             Entrant::Floor => "floor",
         }
     }
+
+    /// A hakmem build or setting other than the plain one.
+    pub fn is_variant(self) -> bool {
+        matches!(self, Entrant::Secure | Entrant::HakmemEnv(_))
+    }
+
+    /// A peer allocator (not hakmem, not the floor).
+    pub fn is_peer(self) -> bool {
+        matches!(self, Entrant::Alloc(a) if a != Alloc::Hakmem)
+    }
 }
 
-/// One row group of the report: a workload with fixed arguments.
+/// An extra figure a macro case reports (`x.KEY=` on its `RESULT` line).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metric {
+    /// Key on the `RESULT` line.
+    pub key: &'static str,
+    /// Row label.
+    pub label: &'static str,
+    /// Unit after conversion (`ms`, `s`, `MiB`).
+    pub unit: &'static str,
+    /// Multiplier from the raw value to `unit` (KiB -> MiB: 1/1024).
+    pub scale: f64,
+}
+
+const SERVICE_METRICS: &[Metric] = &[
+    Metric { key: "p99_ms", label: "p99 latency", unit: "ms", scale: 1.0 },
+    Metric { key: "p50_ms", label: "p50 latency", unit: "ms", scale: 1.0 },
+];
+const BATCH_METRICS: &[Metric] = &[
+    Metric { key: "total_s", label: "total time", unit: "s", scale: 1.0 },
+    Metric { key: "gen_s", label: "gen phase", unit: "s", scale: 1.0 },
+    Metric { key: "parse_s", label: "parse phase", unit: "s", scale: 1.0 },
+    Metric { key: "aggregate_s", label: "aggregate phase", unit: "s", scale: 1.0 },
+    Metric { key: "sort_s", label: "sort phase", unit: "s", scale: 1.0 },
+    Metric { key: "serialize_s", label: "serialize phase", unit: "s", scale: 1.0 },
+    Metric { key: "rayon_s", label: "rayon phase", unit: "s", scale: 1.0 },
+    Metric { key: "free_s", label: "free phase", unit: "s", scale: 1.0 },
+];
+const CHURN_METRICS: &[Metric] = &[
+    Metric { key: "rss_growth_kib", label: "RSS growth (after late frees)", unit: "MiB", scale: 1.0 / 1024.0 },
+    Metric { key: "rss_held_kib", label: "RSS after churn (kept blocks live)", unit: "MiB", scale: 1.0 / 1024.0 },
+];
+
+/// One row group of the report: a workload with fixed arguments, on one build.
 #[derive(Debug, Clone)]
 pub struct Case {
     /// Short identifier (table rows, CSV, chart).
@@ -43,11 +160,45 @@ pub struct Case {
     pub args: Vec<String>,
     /// Whether the `floor` runs the same arguments as a reference.
     pub floor: bool,
+    /// How the children running it were built.
+    pub build: Build,
+    /// Extra figures (macro cases); empty for the microbenchmarks.
+    pub metrics: &'static [Metric],
+    /// What the throughput counts, for the macro table (`req/s`).
+    pub rate_label: &'static str,
+    /// Where the workload comes from, when it re-implements a classic one.
+    pub origin: Option<&'static str>,
 }
 
 impl Case {
     pub(crate) fn new(id: &'static str, workload: &'static str, args: &str, floor: bool) -> Case {
-        Case { id, workload, args: args.split_whitespace().map(String::from).collect(), floor }
+        Case {
+            id,
+            workload,
+            args: args.split_whitespace().map(String::from).collect(),
+            floor,
+            build: Build::NoLto,
+            metrics: &[],
+            rate_label: "ops/s",
+            origin: None,
+        }
+    }
+
+    fn macro_case(mut self, metrics: &'static [Metric], rate_label: &'static str) -> Case {
+        self.metrics = metrics;
+        self.rate_label = rate_label;
+        self
+    }
+
+    fn origin(mut self, note: &'static str) -> Case {
+        self.origin = Some(note);
+        self
+    }
+
+    /// A macro case (service, batch, thread churn), reported with its
+    /// extra figures.
+    pub fn is_macro(&self) -> bool {
+        !self.metrics.is_empty()
     }
 
     /// The equivalent single-program command line (for the report); `NAME`
@@ -66,29 +217,48 @@ impl Case {
     }
 }
 
+/// Said of the cases that re-implement a classic benchmark.
+const OWN_REIMPL: &str = "our own Rust re-implementation with its own parameters, not mimalloc-bench's program";
+
 /// The cases, sized for a full run or for `--quick` (about a minute in all
-/// on two cores).
+/// on two cores per build), each for the default build (the caller copies
+/// them per build).
 pub fn plan(quick: bool) -> Vec<Case> {
     let q = |full: &'static str, quick_args: &'static str| if quick { quick_args } else { full };
     vec![
+        // Macro cases first: real programs' behaviour decides defaults.
+        Case::new(
+            "service",
+            "service",
+            q("--conns 64 --secs 4 --warmup 1", "--conns 64 --secs 1.5 --warmup 0.5"),
+            false,
+        )
+        .macro_case(SERVICE_METRICS, "req/s"),
+        Case::new("batch", "batch", q("--records 200000", "--records 50000"), false)
+            .macro_case(BATCH_METRICS, "records/s"),
+        Case::new("thread_churn", "thread-churn", q("--threads 4000", "--threads 1000"), false)
+            .macro_case(CHURN_METRICS, "ops/s"),
         // The seed's headline case and its 16-byte twin, verbatim.
         Case::new("fixed_256", "fixed", "10000 256 128", true),
         Case::new("fixed_16", "fixed", "10000 16 64", true),
         Case::new("random_mixed_t1", "random_mixed", q("20000000 --threads 1", "5000000 --threads 1"), false),
         Case::new("random_mixed_t2", "random_mixed", q("20000000 --threads 2", "5000000 --threads 2"), false),
-        Case::new("xmalloc", "xmalloc", q("--iters 4000000 --threads 1", "--iters 1000000 --threads 1"), false),
+        Case::new("xmalloc", "xmalloc", q("--iters 4000000 --threads 1", "--iters 1000000 --threads 1"), false)
+            .origin(OWN_REIMPL),
         Case::new(
             "larson",
             "larson",
             q("--threads 2 --ws 1000 --rounds 40 --iters 200000", "--threads 2 --ws 1000 --rounds 20 --iters 100000"),
             false,
-        ),
+        )
+        .origin(OWN_REIMPL),
         Case::new(
             "cache_scratch",
             "cache-scratch",
             q("--threads 2 --iters 4000000 --size 8 --reps 10", "--threads 2 --iters 1000000 --size 8 --reps 10"),
             false,
-        ),
+        )
+        .origin(OWN_REIMPL),
         Case::new("malloc_large", "malloc-large", q("--iters 4000", "--iters 1000"), false),
         Case::new("realloc_growth", "realloc-growth", q("--mb 100 --repeats 5", "--mb 100 --repeats 2"), false),
         Case::new("calloc", "calloc", q("--rounds 20", "--rounds 5"), false),
@@ -106,21 +276,36 @@ pub struct Config {
     pub out: PathBuf,
     /// Allocators, in report order.
     pub allocs: Vec<Alloc>,
+    /// Whether the `hakmem-secure` column runs.
+    pub secure: bool,
+    /// hakmem columns with extra environment.
+    pub env_variants: Vec<&'static EnvVariant>,
+    /// Builds of the children, quoted in this order.
+    pub builds: Vec<Build>,
     /// Case ids (or workload names) to keep; all when empty.
     pub only: Vec<String>,
     /// Per-child time limit.
     pub timeout: Duration,
+    /// Measure through the runtime switch when the children do not build.
+    pub allow_fallback: bool,
 }
 
 const USAGE: &str = "\
-usage: compare [--quick] [--runs N] [--out DIR] [--only CASE,...] [--allocs A,...] [--timeout SECS]
+usage: compare [--quick] [--runs N] [--out DIR] [--only CASE,...] [--allocs A,...] [--builds B,...]
+               [--hakmem-env VAR=VAL[+VAR=VAL],...] [--no-secure] [--timeout SECS] [--allow-fallback] [--list]
        compare --child WORKLOAD [workload args] [--alloc A]
-  --quick     3 runs and smaller sizes (about a minute on 2 cores)
+  --quick     3 runs and smaller sizes; builds only the no-LTO children unless --builds says otherwise
   --runs N    runs per case and allocator (default 7, quick 3)
   --out DIR   where compare.md, compare.csv, compare-runs.csv, compare.svg go (default bench-results)
   --only      comma-separated case ids or workload names (default: all)
   --allocs    comma-separated allocators (default hakmem,system,mimalloc,jemalloc)
-  --timeout   seconds before a child is killed and counted as failed (default 120, quick 60)";
+  --builds    nolto,lto (default both; quick: nolto): how the child binaries are built
+  --hakmem-env  extra hakmem columns, each with its environment, e.g. HAKMEM_THP=0,HAKMEM_THP=1
+  --no-secure   leave out the hakmem-secure column (hakmem built with its `secure` feature)
+  --timeout   seconds before a child is killed and counted as failed (default 120, quick 60)
+  --allow-fallback  if the child binaries cannot be built, measure through the runtime switch
+                    (moves results by up to 2x) instead of failing
+  --list      print the cases and exit";
 
 impl Config {
     fn parse(args: &mut Args) -> Result<Config, String> {
@@ -140,10 +325,83 @@ impl Config {
         if allocs.is_empty() {
             return Err("--allocs: empty".into());
         }
+        let builds = match args.take("builds") {
+            None if quick => vec![Build::NoLto],
+            None => vec![Build::NoLto, Build::Lto],
+            Some(list) => list
+                .split(',')
+                .map(|b| Build::from_id(b.trim()).ok_or(format!("--builds: unknown {b:?} (nolto, lto)")))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if builds.is_empty() {
+            return Err("--builds: empty".into());
+        }
+        let env_variants = match args.take("hakmem-env") {
+            None => Vec::new(),
+            Some(list) => list.split(',').map(parse_env_variant).collect::<Result<Vec<_>, _>>()?,
+        };
+        let secure = !args.take_switch("--no-secure") && allocs.contains(&Alloc::Hakmem);
         let only = args.take("only").map(|l| l.split(',').map(|s| s.trim().to_string()).collect()).unwrap_or_default();
         let timeout = Duration::from_secs(args.take_or("timeout", if quick { 60 } else { 120 })?);
-        Ok(Config { runs, quick, out, allocs, only, timeout })
+        let allow_fallback = args.take_switch("--allow-fallback");
+        Ok(Config { runs, quick, out, allocs, secure, env_variants, builds, only, timeout, allow_fallback })
     }
+
+    /// Every entrant measured on allocator cases, in report order.
+    fn entrants(&self) -> Vec<Entrant> {
+        let mut v: Vec<Entrant> = self.allocs.iter().map(|&a| Entrant::Alloc(a)).collect();
+        if self.secure {
+            v.push(Entrant::Secure);
+        }
+        v.extend(self.env_variants.iter().map(|&e| Entrant::HakmemEnv(e)));
+        v
+    }
+}
+
+/// `HAKMEM_THP=0+HAKMEM_RETAIN_MB=8` -> a hakmem column with those variables.
+fn parse_env_variant(spec: &str) -> Result<&'static EnvVariant, String> {
+    let vars = spec
+        .trim()
+        .split('+')
+        .map(|kv| {
+            kv.split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or(format!("--hakmem-env: {kv:?} is not VAR=VALUE"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Lives for the whole run; a handful of bytes, leaked once.
+    Ok(Box::leak(Box::new(EnvVariant { label: format!("hakmem {}", spec.trim().replace('+', " ")), vars })))
+}
+
+/// The case list for `--list`.
+fn list(cfg: &Config) -> String {
+    let mut s = format!(
+        "cases ({} sizes; `--only ID,...`; each runs on every allocator, per build: {}):\n",
+        if cfg.quick { "quick" } else { "full" },
+        cfg.builds.iter().map(|b| b.id()).collect::<Vec<_>>().join(", ")
+    );
+    for c in plan(cfg.quick) {
+        let about = crate::workloads::find(c.workload).map_or_else(
+            || match c.workload {
+                "service" => "hyper HTTP JSON server (2 tokio workers), closed-loop load generator over loopback",
+                "batch" => "serde_json parse of JSON lines, HashMap/BTreeMap aggregate, sort, serialize, rayon pass",
+                _ => "(a workload of the `macro` feature)",
+            },
+            |w| w.about,
+        );
+        let _ = std::fmt::Write::write_fmt(
+            &mut s,
+            format_args!(
+                "  {:<16} {}{}\n      {about}{}\n",
+                c.id,
+                c.command(),
+                if c.is_macro() { "   [macro]" } else { "" },
+                c.origin.map(|o| format!("\n      {o}")).unwrap_or_default()
+            ),
+        );
+    }
+    s
 }
 
 /// One scheduled child run.
@@ -160,8 +418,9 @@ fn schedule<'a>(cases: &'a [Case], cfg: &Config) -> Vec<Job<'a>> {
     let mut jobs = Vec::new();
     for run in 0..cfg.runs {
         for (case_index, case) in cases.iter().enumerate() {
-            let n = cfg.allocs.len();
-            let mut entrants: Vec<Entrant> = (0..n).map(|i| Entrant::Alloc(cfg.allocs[(i + run) % n])).collect();
+            let all = cfg.entrants();
+            let n = all.len();
+            let mut entrants: Vec<Entrant> = (0..n).map(|i| all[(i + run) % n]).collect();
             if case.floor {
                 entrants.push(Entrant::Floor);
             }
@@ -179,8 +438,13 @@ pub fn main(mut args: Args) -> Result<(), String> {
         println!("{USAGE}");
         return Ok(());
     }
-    let cfg = Config::parse(&mut args)?;
+    let want_list = args.take_switch("--list");
+    let mut cfg = Config::parse(&mut args)?;
     args.finish().map_err(|e| format!("{e}\n{USAGE}"))?;
+    if want_list {
+        print!("{}", list(&cfg));
+        return Ok(());
+    }
     let mut cases = plan(cfg.quick);
     if !cfg.only.is_empty() {
         cases.retain(|c| cfg.only.iter().any(|o| o == c.id || o == c.workload));
@@ -189,27 +453,41 @@ pub fn main(mut args: Args) -> Result<(), String> {
         }
     }
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let launch = runner::Launch::prepare(&exe);
-    let entrants: Vec<Entrant> =
-        cfg.allocs.iter().map(|&a| Entrant::Alloc(a)).chain(std::iter::once(Entrant::Floor)).collect();
+    let launch = runner::Launch::prepare(&exe, &cfg.builds, cfg.secure, cfg.allow_fallback)?;
+    match &launch {
+        runner::Launch::Static { dirs, secure, .. } => {
+            cfg.builds = dirs.iter().map(|(b, _)| *b).collect();
+            cfg.secure &= *secure;
+        }
+        runner::Launch::Dispatch(_) => {
+            cfg.builds = vec![Build::AsBuilt];
+            cfg.secure = false;
+        }
+    }
+    // Every case once per build, the first build (no LTO) first.
+    let cases: Vec<Case> =
+        cfg.builds.iter().flat_map(|&b| cases.iter().map(move |c| Case { build: b, ..c.clone() })).collect();
+    let entrants: Vec<Entrant> = cfg.entrants().into_iter().chain(std::iter::once(Entrant::Floor)).collect();
     let mut results = report::Results::new(&cases, &entrants);
     let jobs = schedule(&cases, &cfg);
     let load_before = report::loadavg();
     let started = Instant::now();
     eprintln!(
-        "compare: {} cases x {} allocators x {} runs = {} child runs{}",
-        cases.len(),
-        cfg.allocs.len(),
+        "compare: {} cases x {} builds x {} allocators x {} runs = {} child runs{}",
+        cases.len() / cfg.builds.len(),
+        cfg.builds.len(),
+        cfg.entrants().len(),
         cfg.runs,
         jobs.len(),
         if cfg.quick { " (quick)" } else { "" }
     );
     for (i, job) in jobs.iter().enumerate() {
         eprint!(
-            "[{}/{}] {} {} run {}/{} ... ",
+            "[{}/{}] {} ({}) {} run {}/{} ... ",
             i + 1,
             jobs.len(),
             job.case.id,
+            job.case.build.id(),
             job.entrant.name(),
             job.run + 1,
             cfg.runs
@@ -230,7 +508,8 @@ pub fn main(mut args: Args) -> Result<(), String> {
         load_before,
         load_after: report::loadavg(),
         command: std::env::args().skip(1).collect::<Vec<_>>().join(" "),
-        launch: launch.describe().to_string(),
+        launch: launch.describe(),
+        builds: cfg.builds.clone(),
     };
     let summary = results.summarise();
     print!("{}", report::text(&summary, &meta));
@@ -241,4 +520,65 @@ pub fn main(mut args: Args) -> Result<(), String> {
         return Err(format!("{failed} child run(s) failed; see the table"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &str) -> Result<Config, String> {
+        let mut a = Args::parse(args.split_whitespace().map(String::from))?;
+        let cfg = Config::parse(&mut a)?;
+        a.finish()?;
+        Ok(cfg)
+    }
+
+    #[test]
+    fn quick_builds_no_lto_only_full_builds_both() {
+        assert_eq!(config("--quick").unwrap().builds, vec![Build::NoLto]);
+        assert_eq!(config("").unwrap().builds, vec![Build::NoLto, Build::Lto]);
+        assert_eq!(config("--quick --builds lto,nolto").unwrap().builds, vec![Build::Lto, Build::NoLto]);
+        assert!(config("--builds fast").is_err());
+        assert!(!config("").unwrap().allow_fallback);
+        assert!(config("--allow-fallback").unwrap().allow_fallback);
+    }
+
+    #[test]
+    fn entrants_include_secure_and_env_variants() {
+        let cfg = config("--hakmem-env HAKMEM_THP=0,HAKMEM_THP=1+HAKMEM_RETAIN_MB=8").unwrap();
+        let names: Vec<&str> = cfg.entrants().iter().map(|e| e.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "hakmem",
+                "system",
+                "mimalloc",
+                "jemalloc",
+                "hakmem-secure",
+                "hakmem HAKMEM_THP=0",
+                "hakmem HAKMEM_THP=1 HAKMEM_RETAIN_MB=8"
+            ]
+        );
+        let Entrant::HakmemEnv(v) = cfg.entrants()[6] else { panic!("not a variant") };
+        assert_eq!(v.vars, [("HAKMEM_THP".into(), "1".into()), ("HAKMEM_RETAIN_MB".into(), "8".into())]);
+        assert!(config("--hakmem-env THP").is_err());
+        let plain = config("--no-secure --allocs system,mimalloc").unwrap();
+        assert_eq!(plain.entrants().len(), 2);
+    }
+
+    #[test]
+    fn plan_has_macro_cases_and_names_reimplementations() {
+        for quick in [false, true] {
+            let cases = plan(quick);
+            for id in ["service", "batch", "thread_churn"] {
+                assert!(cases.iter().any(|c| c.id == id && c.is_macro()), "{id}");
+            }
+            for id in ["larson", "xmalloc", "cache_scratch"] {
+                let c = cases.iter().find(|c| c.id == id).unwrap();
+                assert!(c.origin.is_some_and(|o| o.contains("not mimalloc-bench")), "{id}");
+            }
+        }
+        let listed = list(&config("--quick").unwrap());
+        assert!(listed.contains("thread_churn") && listed.contains("not mimalloc-bench's program"));
+    }
 }

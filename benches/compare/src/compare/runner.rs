@@ -6,11 +6,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{Case, Entrant};
+use super::{Build, Case, Entrant};
 use crate::dispatch::{self, Alloc};
-use crate::measure::parse_result_line;
+use crate::measure::parse_result_full;
 
 /// What one child run produced.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +23,8 @@ pub struct RunResult {
     pub peak_rss_kib: u64,
     /// Why the run does not count, if it does not.
     pub error: Option<String>,
+    /// The `x.NAME=VALUE` figures of the `RESULT` line.
+    pub extras: Vec<(String, f64)>,
 }
 
 /// The child's exit as `wait4` reported it.
@@ -79,11 +81,12 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<S
 #[derive(Debug, Clone)]
 pub enum Launch {
     /// `DIR/child_NAME WORKLOAD args`: one binary per allocator, each with
-    /// its allocator installed statically (what the report measures).
-    /// `aligned`: built with [`CHILD_RUSTFLAGS`].
-    Static { dir: PathBuf, aligned: bool },
+    /// its allocator installed statically (what the report measures), one
+    /// directory per build. `aligned`: built with [`CHILD_RUSTFLAGS`];
+    /// `secure`: `child_hakmem_secure` is there too.
+    Static { dirs: Vec<(Build, PathBuf)>, aligned: bool, secure: bool },
     /// `EXE --child WORKLOAD args --alloc NAME`: the driver itself, through
-    /// the runtime switch (a fallback when the child binaries are missing).
+    /// the runtime switch (only with `--allow-fallback`).
     Dispatch(PathBuf),
 }
 
@@ -99,87 +102,170 @@ fn child_binary(dir: &Path, alloc: Alloc) -> PathBuf {
     dir.join(format!("child_{}", alloc.name()))
 }
 
+const SECURE_CHILD: &str = "child_hakmem_secure";
+
 fn has_children(dir: &Path) -> bool {
     Alloc::ALL.iter().all(|&a| child_binary(dir, a).is_file())
 }
 
+/// Runs one cargo build of the children, with progress on stderr (cargo's
+/// own `Compiling ...` lines, then how long it took).
+fn cargo_build(step: &str, mut cmd: Command) -> Result<(), String> {
+    let started = Instant::now();
+    eprintln!("compare: {step} ...");
+    let st = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !st.success() {
+        return Err(format!("{step}: cargo failed ({st})"));
+    }
+    eprintln!("compare: {step}: done in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 impl Launch {
-    /// Finds the `child_*` binaries. When the driver runs under `cargo run`
-    /// (`CARGO` and `CARGO_MANIFEST_DIR` set), builds them first with the
-    /// driver's own profile plus [`CHILD_RUSTFLAGS`], in a target directory
-    /// of their own (`bench-children` beside the profile directories, so the
-    /// flags never force a rebuild of the driver's), and uses those.
-    /// Otherwise it takes the ones next to `exe`.
-    pub fn prepare(exe: &Path) -> Launch {
-        let Some(dir) = exe.parent() else { return Launch::Dispatch(exe.to_path_buf()) };
-        if let (Some(cargo), Some(manifest)) = (std::env::var_os("CARGO"), std::env::var_os("CARGO_MANIFEST_DIR")) {
-            let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
-            let target = dir.parent().unwrap_or(dir).join("bench-children");
-            let mut cmd = Command::new(cargo);
-            cmd.arg("build").arg("--quiet").arg("--bins").arg("--manifest-path");
-            cmd.arg(Path::new(&manifest).join("Cargo.toml"));
-            cmd.arg("--target-dir").arg(&target);
-            match profile {
-                "debug" => {}
-                "release" => {
-                    cmd.arg("--release");
-                }
-                p => {
-                    cmd.arg("--profile").arg(p);
-                }
+    /// Builds (under `cargo run`) or finds the `child_*` binaries.
+    ///
+    /// Under `cargo run` (`CARGO` and `CARGO_MANIFEST_DIR` set) it builds
+    /// them for each of `builds`, `--release` with that build's profile
+    /// overrides plus [`CHILD_RUSTFLAGS`] and the `macro` feature, into
+    /// `target/bench-children/BUILD/` (so they never force a rebuild of the
+    /// driver), and `child_hakmem_secure` (feature `secure`) when `secure`.
+    /// A failed build is an error, unless `allow_fallback`: then it measures
+    /// through the runtime switch. Run directly, it takes the children next
+    /// to `exe` (one build, [`Build::AsBuilt`]).
+    pub fn prepare(exe: &Path, builds: &[Build], secure: bool, allow_fallback: bool) -> Result<Launch, String> {
+        let Some(dir) = exe.parent() else { return Ok(Launch::Dispatch(exe.to_path_buf())) };
+        let failure = match (std::env::var_os("CARGO"), std::env::var_os("CARGO_MANIFEST_DIR")) {
+            (Some(cargo), Some(manifest)) => match Self::build_all(&cargo, Path::new(&manifest), dir, builds, secure) {
+                Ok(l) => return Ok(l),
+                Err(e) => e,
+            },
+            _ if has_children(dir) => {
+                let secure = dir.join(SECURE_CHILD).is_file();
+                return Ok(Launch::Static { dirs: vec![(Build::AsBuilt, dir.to_path_buf())], aligned: false, secure });
             }
-            // The caller's flags first (cargo prefers the encoded form).
-            let mut flags = match std::env::var("CARGO_ENCODED_RUSTFLAGS") {
-                Ok(enc) => enc.split('\x1f').collect::<Vec<_>>().join(" "),
-                Err(_) => std::env::var("RUSTFLAGS").unwrap_or_default(),
-            };
-            flags.push(' ');
-            flags.push_str(CHILD_RUSTFLAGS);
-            cmd.env_remove("CARGO_ENCODED_RUSTFLAGS").env("RUSTFLAGS", flags.trim());
-            eprintln!("compare: building the child binaries ({profile}, {CHILD_RUSTFLAGS}) ...");
-            match cmd.status() {
-                Ok(st) if st.success() => {
-                    let built = target.join(profile);
-                    if has_children(&built) {
-                        return Launch::Static { dir: built, aligned: true };
-                    }
-                    eprintln!("compare: the child binaries are not in {}", built.display());
-                }
-                Ok(st) => eprintln!("compare: building the child binaries failed ({st})"),
-                Err(e) => eprintln!("compare: cannot run cargo: {e}"),
-            }
-        }
-        if has_children(dir) {
-            Launch::Static { dir: dir.to_path_buf(), aligned: false }
-        } else {
-            eprintln!(
-                "compare: child_* binaries not found next to {}; measuring through the runtime switch \
-                 (build them with `cargo build --release -p hakmem-bench`)",
+            _ => format!(
+                "child_* binaries not found next to {} (run `cargo run --release -p hakmem-bench --bin compare`, \
+                 which builds them)",
                 exe.display()
+            ),
+        };
+        if allow_fallback {
+            eprintln!(
+                "compare: {failure}\ncompare: --allow-fallback: measuring every allocator through the runtime \
+                 switch (results move by up to 2x; macro cases need the `macro` feature in this binary)"
             );
-            Launch::Dispatch(exe.to_path_buf())
+            Ok(Launch::Dispatch(exe.to_path_buf()))
+        } else {
+            Err(format!("{failure}\n(--allow-fallback measures through the runtime switch instead)"))
         }
+    }
+
+    fn build_all(
+        cargo: &std::ffi::OsStr,
+        manifest: &Path,
+        profile_dir: &Path,
+        builds: &[Build],
+        secure: bool,
+    ) -> Result<Launch, String> {
+        let target = profile_dir.parent().unwrap_or(profile_dir).join("bench-children");
+        // The caller's flags first (cargo prefers the encoded form).
+        let mut flags = match std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+            Ok(enc) => enc.split('\x1f').collect::<Vec<_>>().join(" "),
+            Err(_) => std::env::var("RUSTFLAGS").unwrap_or_default(),
+        };
+        flags.push(' ');
+        flags.push_str(CHILD_RUSTFLAGS);
+        let steps = builds.len() * if secure { 2 } else { 1 };
+        let mut step = 0;
+        let mut dirs = Vec::new();
+        for &build in builds {
+            let target_dir = target.join(build.id());
+            let base = || {
+                let mut cmd = Command::new(cargo);
+                cmd.arg("build").arg("--release").arg("--manifest-path").arg(manifest.join("Cargo.toml"));
+                cmd.arg("--target-dir").arg(&target_dir);
+                for (k, v) in build.cargo_env() {
+                    cmd.env(k, v);
+                }
+                cmd.env_remove("CARGO_ENCODED_RUSTFLAGS").env("RUSTFLAGS", flags.trim());
+                cmd
+            };
+            let mut cmd = base();
+            cmd.arg("--features").arg("macro");
+            for a in Alloc::ALL {
+                cmd.arg("--bin").arg(format!("child_{}", a.name()));
+            }
+            step += 1;
+            cargo_build(
+                &format!(
+                    "[{step}/{steps}] building the child binaries, {} ({CHILD_RUSTFLAGS}) into {} \
+                     (first time: several minutes on 2 cores)",
+                    build.label(),
+                    target_dir.display()
+                ),
+                cmd,
+            )?;
+            if secure {
+                let mut cmd = base();
+                cmd.arg("--features").arg("macro,secure").arg("--bin").arg(SECURE_CHILD);
+                step += 1;
+                cargo_build(
+                    &format!(
+                        "[{step}/{steps}] building {SECURE_CHILD} (hakmem-alloc's `secure` feature), {}",
+                        build.label()
+                    ),
+                    cmd,
+                )?;
+            }
+            let built = target_dir.join("release");
+            if !has_children(&built) || (secure && !built.join(SECURE_CHILD).is_file()) {
+                return Err(format!("the child binaries are not in {}", built.display()));
+            }
+            dirs.push((build, built));
+        }
+        Ok(Launch::Static { dirs, aligned: true, secure })
     }
 
     /// One line for the report.
-    pub fn describe(&self) -> &'static str {
+    pub fn describe(&self) -> String {
         match self {
-            Launch::Static { aligned: true, .. } => {
-                "one binary per allocator, installed statically, loops aligned to 64 bytes"
+            Launch::Static { dirs, aligned, .. } => format!(
+                "one binary per allocator, installed statically{}; builds: {}",
+                if *aligned { ", loops aligned to 64 bytes" } else { "" },
+                dirs.iter().map(|(b, _)| b.label()).collect::<Vec<_>>().join("; ")
+            ),
+            Launch::Dispatch(_) => {
+                "all allocators through the runtime switch (--allow-fallback: the child binaries did not build)".into()
             }
-            Launch::Static { aligned: false, .. } => "one binary per allocator, installed statically",
-            Launch::Dispatch(_) => "all allocators through the runtime switch (child binaries missing)",
         }
     }
 
-    fn command(&self, workload: &str, args: &[String], alloc: Alloc) -> Command {
-        match self {
-            Launch::Static { dir, .. } => {
-                let mut c = Command::new(child_binary(dir, alloc));
+    fn command(&self, workload: &str, args: &[String], entrant: Entrant, build: Build) -> Result<Command, String> {
+        let alloc = match entrant {
+            Entrant::Alloc(a) => a,
+            // The floor never calls the allocator; the system one runs the rest.
+            Entrant::Floor => Alloc::System,
+            Entrant::Secure | Entrant::HakmemEnv(_) => Alloc::Hakmem,
+        };
+        let mut c = match self {
+            Launch::Static { dirs, .. } => {
+                let dir = dirs
+                    .iter()
+                    .find(|(b, _)| *b == build)
+                    .map(|(_, d)| d)
+                    .ok_or(format!("no children for build {}", build.id()))?;
+                let bin = match entrant {
+                    Entrant::Secure => dir.join(SECURE_CHILD),
+                    _ => child_binary(dir, alloc),
+                };
+                let mut c = Command::new(bin);
                 c.arg(workload).args(args);
                 c
             }
             Launch::Dispatch(exe) => {
+                if entrant == Entrant::Secure {
+                    return Err("hakmem-secure needs its child binary".into());
+                }
                 let mut c = Command::new(exe);
                 c.arg("--child")
                     .arg(workload)
@@ -190,28 +276,32 @@ impl Launch {
                     .env_remove("HAKMEM_BENCH_REEXEC");
                 c
             }
+        };
+        if let Entrant::HakmemEnv(v) = entrant {
+            for (k, val) in &v.vars {
+                c.env(k, val);
+            }
         }
+        Ok(c)
     }
 }
 
 /// Runs `case` on `entrant` as a child process (see [`Launch`]), killing it
 /// after `timeout`.
 pub fn run_child(launch: &Launch, case: &Case, entrant: Entrant, timeout: Duration) -> RunResult {
-    let (workload, alloc) = match entrant {
-        Entrant::Alloc(a) => (case.workload, a),
-        // The floor never calls the allocator; the system one runs the rest.
-        Entrant::Floor => ("floor", Alloc::System),
+    let workload = if entrant == Entrant::Floor { "floor" } else { case.workload };
+    let mut cmd = match launch.command(workload, &case.args, entrant, case.build) {
+        Ok(c) => c,
+        Err(e) => return RunResult { error: Some(e), ..RunResult::default() },
     };
-    let spawned = launch
-        .command(workload, &case.args, alloc)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
+    let spawned = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
-            return RunResult { error: Some(format!("spawn {workload} on {alloc}: {e}")), ..RunResult::default() }
+            return RunResult {
+                error: Some(format!("spawn {workload} on {}: {e}", entrant.name())),
+                ..RunResult::default()
+            }
         }
     };
     let out = drain(child.stdout.take());
@@ -252,10 +342,16 @@ pub fn run_child(launch: &Launch, case: &Case, entrant: Entrant, timeout: Durati
     } else if libc::WEXITSTATUS(st) != 0 {
         Some(format!("exit {}: {last_err}", libc::WEXITSTATUS(st)))
     } else {
-        match stdout.lines().find_map(parse_result_line) {
-            Some((ops, secs)) => {
-                result.ops_per_sec = ops;
-                result.secs = secs;
+        match stdout.lines().find_map(parse_result_full) {
+            Some(line) => {
+                result.ops_per_sec = line.ops_per_sec;
+                result.secs = line.secs;
+                // The child's own figure: the service case forks its load
+                // generator, whose RSS `wait4` would fold in.
+                if let Some(kib) = line.peak_rss_kib {
+                    result.peak_rss_kib = kib;
+                }
+                result.extras = line.extras;
                 None
             }
             None => Some("no RESULT line in output".into()),

@@ -14,6 +14,8 @@ use crate::cli::Args;
 use crate::dispatch::Alloc;
 use crate::measure::{self, Outcome};
 
+#[cfg(feature = "macro")]
+pub mod batch;
 pub mod cache_scratch;
 pub mod calloc;
 pub mod fixed;
@@ -22,6 +24,9 @@ pub mod larson;
 pub mod malloc_large;
 pub mod random_mixed;
 pub mod realloc_growth;
+#[cfg(feature = "macro")]
+pub mod service;
+pub mod thread_churn;
 pub mod xmalloc;
 
 /// Alignment of every block the workloads request (that of `u64`/`usize`).
@@ -52,6 +57,11 @@ pub const WORKLOADS: &[Workload] = &[
     malloc_large::WORKLOAD,
     realloc_growth::WORKLOAD,
     calloc::WORKLOAD,
+    thread_churn::WORKLOAD,
+    #[cfg(feature = "macro")]
+    service::WORKLOAD,
+    #[cfg(feature = "macro")]
+    batch::WORKLOAD,
 ];
 
 /// Looks a workload up by name.
@@ -163,6 +173,11 @@ mod tests {
             ("malloc-large", "--iters 10 --ws 4 --max 262144", 0),
             ("realloc-growth", "--mb 1 --repeats 1 --chunk 64", 16384),
             ("calloc", "--rounds 3 --count 50 --min 1 --max 40000", 3 * 50 * 2),
+            ("thread-churn", "--threads 20 --concurrent 3 --blocks 50 --keep 5", 20 * 50 * 2),
+            #[cfg(feature = "macro")]
+            ("service", "--conns 4 --secs 0.3 --warmup 0.1", 0),
+            #[cfg(feature = "macro")]
+            ("batch", "--records 2000", 2000),
         ];
         assert_eq!(small.len(), WORKLOADS.len(), "a workload is missing here");
         for &(name, args, want) in small {
