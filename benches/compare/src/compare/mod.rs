@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::cli::Args;
 use crate::dispatch::Alloc;
 
+pub mod preload;
 pub mod report;
 pub mod runner;
 pub mod svg;
@@ -53,6 +54,9 @@ impl Case {
     /// The equivalent single-program command line (for the report); `NAME`
     /// stands for the allocator (`child_hakmem`, `child_mimalloc`, ...).
     pub fn command(&self) -> String {
+        if let Some(c) = preload::describe(self) {
+            return c;
+        }
         format!("child_NAME {} {}", self.workload, self.args.join(" "))
     }
 
@@ -166,6 +170,9 @@ fn schedule<'a>(cases: &'a [Case], cfg: &Config) -> Vec<Job<'a>> {
                 entrants.push(Entrant::Floor);
             }
             for entrant in entrants {
+                if preload::skip(case, entrant) {
+                    continue;
+                }
                 jobs.push(Job { case, case_index, entrant, run });
             }
         }
@@ -182,6 +189,7 @@ pub fn main(mut args: Args) -> Result<(), String> {
     let cfg = Config::parse(&mut args)?;
     args.finish().map_err(|e| format!("{e}\n{USAGE}"))?;
     let mut cases = plan(cfg.quick);
+    cases.extend(preload::cases(cfg.quick));
     if !cfg.only.is_empty() {
         cases.retain(|c| cfg.only.iter().any(|o| o == c.id || o == c.workload));
         if cases.is_empty() {
@@ -189,6 +197,7 @@ pub fn main(mut args: Args) -> Result<(), String> {
         }
     }
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    preload::prepare(&mut cases, &cfg.allocs, &exe);
     let launch = runner::Launch::prepare(&exe);
     let entrants: Vec<Entrant> =
         cfg.allocs.iter().map(|&a| Entrant::Alloc(a)).chain(std::iter::once(Entrant::Floor)).collect();
@@ -235,6 +244,7 @@ pub fn main(mut args: Args) -> Result<(), String> {
     let summary = results.summarise();
     print!("{}", report::text(&summary, &meta));
     report::write_all(&cfg.out, &results, &summary, &meta)?;
+    preload::append_report(&cfg.out)?;
     eprintln!("wrote {0}/compare.md, {0}/compare.csv, {0}/compare-runs.csv, {0}/compare.svg", cfg.out.display());
     let failed = results.failures();
     if failed > 0 {

@@ -197,6 +197,9 @@ impl Launch {
 /// Runs `case` on `entrant` as a child process (see [`Launch`]), killing it
 /// after `timeout`.
 pub fn run_child(launch: &Launch, case: &Case, entrant: Entrant, timeout: Duration) -> RunResult {
+    if let Some(r) = super::preload::run(case, entrant, timeout) {
+        return r;
+    }
     let (workload, alloc) = match entrant {
         Entrant::Alloc(a) => (case.workload, a),
         // The floor never calls the allocator; the system one runs the rest.
