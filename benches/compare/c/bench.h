@@ -41,6 +41,20 @@ static inline double now_secs(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The earliest of `n` start times, the first at `first` and the others
+ * `stride` bytes apart (a `started` field of an array of thread records):
+ * where timing starts. Each worker reads the clock as it passes the start
+ * barrier, because the main thread may be scheduled only after a short run
+ * has already finished. */
+static inline double first_start(const double *first, size_t stride, long n) {
+    double t = *first;
+    for (long i = 1; i < n; i++) {
+        double s = *(const double *)((const char *)first + (size_t)i * stride);
+        t = s < t ? s : t;
+    }
+    return t;
+}
+
 /* xorshift64*, as src/rng.rs. */
 typedef struct {
     uint64_t s;

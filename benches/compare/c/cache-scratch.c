@@ -19,11 +19,13 @@ typedef struct {
     char *given;
     long iters, size, reps;
     pthread_barrier_t *start;
+    double started; /* when this thread passed the start barrier */
 } job_t;
 
 static void *scratch(void *arg) {
     job_t *j = arg;
     pthread_barrier_wait(j->start);
+    j->started = now_secs();
     free(j->given);
     for (long i = 0; i < j->iters; i++) {
         volatile char *p = xmalloc_or_die((size_t)j->size);
@@ -62,11 +64,10 @@ int main(int argc, char **argv) {
         pthread_create(&th[t], NULL, scratch, &jobs[t]);
     }
     pthread_barrier_wait(&start);
-    double t0 = now_secs();
     for (long t = 0; t < threads; t++) {
         pthread_join(th[t], NULL);
     }
-    double secs = now_secs() - t0;
+    double secs = now_secs() - first_start(&jobs[0].started, sizeof(job_t), threads);
     uint64_t ops = (uint64_t)(threads * 2 * iters) + (active ? 0 : (uint64_t)(2 * threads));
     report(active ? "cache-thrash" : "cache-scratch", ops, secs);
     free(th);

@@ -24,12 +24,14 @@ static pthread_barrier_t g_barrier;
 typedef struct {
     long index;
     uint64_t seed;
+    double started; /* when this thread passed the start barrier */
 } worker_t;
 
 static void *work(void *arg) {
     worker_t *w = arg;
     rng_t r = rng_new(w->seed);
     pthread_barrier_wait(&g_barrier);
+    w->started = now_secs();
     for (long round = 0; round < g_rounds; round++) {
         array_t *a = &g_arrays[(w->index + round) % g_threads];
         for (long i = 0; i < g_iters; i++) {
@@ -76,14 +78,13 @@ int main(int argc, char **argv) {
         pthread_create(&th[t], NULL, work, &ws[t]);
     }
     pthread_barrier_wait(&g_barrier);
-    double t0 = now_secs();
     for (long round = 0; round < g_rounds; round++) {
         pthread_barrier_wait(&g_barrier);
     }
     for (long t = 0; t < g_threads; t++) {
         pthread_join(th[t], NULL);
     }
-    double secs = now_secs() - t0;
+    double secs = now_secs() - first_start(&ws[0].started, sizeof(worker_t), g_threads);
     report("larson", (uint64_t)(2 * g_threads * g_rounds * g_iters), secs);
     for (long t = 0; t < g_threads; t++) {
         for (long i = 0; i < g_ws; i++) {
