@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::cli::Args;
 use crate::dispatch::Alloc;
 
+pub mod preload;
 pub mod report;
 pub mod runner;
 pub mod svg;
@@ -204,6 +205,9 @@ impl Case {
     /// The equivalent single-program command line (for the report); `NAME`
     /// stands for the allocator (`child_hakmem`, `child_mimalloc`, ...).
     pub fn command(&self) -> String {
+        if let Some(c) = preload::describe(self) {
+            return c;
+        }
         format!("child_NAME {} {}", self.workload, self.args.join(" "))
     }
 
@@ -425,6 +429,9 @@ fn schedule<'a>(cases: &'a [Case], cfg: &Config) -> Vec<Job<'a>> {
                 entrants.push(Entrant::Floor);
             }
             for entrant in entrants {
+                if preload::skip(case, entrant) {
+                    continue;
+                }
                 jobs.push(Job { case, case_index, entrant, run });
             }
         }
@@ -446,6 +453,7 @@ pub fn main(mut args: Args) -> Result<(), String> {
         return Ok(());
     }
     let mut cases = plan(cfg.quick);
+    cases.extend(preload::cases(cfg.quick));
     if !cfg.only.is_empty() {
         cases.retain(|c| cfg.only.iter().any(|o| o == c.id || o == c.workload));
         if cases.is_empty() {
@@ -453,6 +461,7 @@ pub fn main(mut args: Args) -> Result<(), String> {
         }
     }
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    preload::prepare(&mut cases, &cfg.allocs, &exe);
     let launch = runner::Launch::prepare(&exe, &cfg.builds, cfg.secure, cfg.allow_fallback)?;
     match &launch {
         runner::Launch::Static { dirs, secure, .. } => {
@@ -465,8 +474,14 @@ pub fn main(mut args: Args) -> Result<(), String> {
         }
     }
     // Every case once per build, the first build (no LTO) first.
-    let cases: Vec<Case> =
-        cfg.builds.iter().flat_map(|&b| cases.iter().map(move |c| Case { build: b, ..c.clone() })).collect();
+    // The C cases do not depend on how the Rust children are built: once.
+    let first = cfg.builds[0];
+    let cases: Vec<Case> = cfg
+        .builds
+        .iter()
+        .flat_map(|&b| cases.iter().map(move |c| Case { build: b, ..c.clone() }))
+        .filter(|c| c.build == first || !preload::is_c(c))
+        .collect();
     let entrants: Vec<Entrant> = cfg.entrants().into_iter().chain(std::iter::once(Entrant::Floor)).collect();
     let mut results = report::Results::new(&cases, &entrants);
     let jobs = schedule(&cases, &cfg);
@@ -514,6 +529,7 @@ pub fn main(mut args: Args) -> Result<(), String> {
     let summary = results.summarise();
     print!("{}", report::text(&summary, &meta));
     report::write_all(&cfg.out, &results, &summary, &meta)?;
+    preload::append_report(&cfg.out)?;
     eprintln!("wrote {0}/compare.md, {0}/compare.csv, {0}/compare-runs.csv, {0}/compare.svg", cfg.out.display());
     let failed = results.failures();
     if failed > 0 {

@@ -289,6 +289,9 @@ impl Launch {
 /// Runs `case` on `entrant` as a child process (see [`Launch`]), killing it
 /// after `timeout`.
 pub fn run_child(launch: &Launch, case: &Case, entrant: Entrant, timeout: Duration) -> RunResult {
+    if let Some(r) = super::preload::run(case, entrant, timeout) {
+        return r;
+    }
     let workload = if entrant == Entrant::Floor { "floor" } else { case.workload };
     let mut cmd = match launch.command(workload, &case.args, entrant, case.build) {
         Ok(c) => c,
