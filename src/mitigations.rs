@@ -3,9 +3,10 @@
 //! instead of scattering `#[cfg(feature = "secure")]` over the allocator, so
 //! every hardening decision is listed here and can be read in one place.
 //!
-//! Always on (the default build), at no cost to the free fast path beyond
-//! one XOR, and to the allocation fast path beyond one XOR, one test and one
-//! store (see [`crate::block`]):
+//! Always on (the default build), at a cost to the free fast path of a
+//! secret load, an XOR and an add (the encode) and an alignment test, and to
+//! the allocation fast path of a secret load, an XOR and a subtraction (the
+//! decode), one test and one store (see [`crate::block`]):
 //! * free-list links are encoded with a per-process secret and the block's
 //!   address, and validated before they are followed (a write after free
 //!   aborts instead of handing out a wild pointer);
