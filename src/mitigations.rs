@@ -3,9 +3,10 @@
 //! instead of scattering `#[cfg(feature = "secure")]` over the allocator, so
 //! every hardening decision is listed here and can be read in one place.
 //!
-//! Always on (the default build), at no cost to the free fast path beyond
-//! one XOR, and to the allocation fast path beyond one XOR, one test and one
-//! store (see `src/block.rs`):
+//! Always on (the default build), at a cost to the free fast path of a
+//! secret load, an XOR and an add (the encode) and an alignment test, and to
+//! the allocation fast path of a secret load, an XOR and a subtraction (the
+//! decode), one test and one store (see `src/block.rs`):
 //! * free-list links are encoded with a per-process secret and the block's
 //!   address, and validated before they are followed (a write after free
 //!   aborts instead of handing out a wild pointer);
@@ -30,9 +31,10 @@ pub const SECURE: bool = cfg!(feature = "secure");
 /// Blocks handed out get a live mark in their first word (one store on the
 /// allocation fast path), so a block that is on a free list twice aborts
 /// when it would be handed out the second time, and `realloc` of a freed
-/// block aborts. This store is the largest part of the default build's
-/// cost on the tightest benchmark (`fixed_16`: about 0.6x of the allocator
-/// before these checks with it, about 0.86x without; see the README). Must
+/// block aborts. The store costs 0-4% on the tightest benchmark
+/// (`fixed_16`, CPU time, instruction counts with callgrind); most of the
+/// default build's cost there (about 0.8x of the allocator before these
+/// checks) is the link encode/decode (see the README). Must
 /// stay on in the `secure` build, whose double-free check at `free` relies
 /// on the mark.
 pub const MARK_LIVE: bool = true;
