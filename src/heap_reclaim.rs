@@ -19,7 +19,7 @@
 //! slab holding a live block is never released, and only such slabs are
 //! claimed).
 
-use super::{full_push, Heap};
+use super::{full_push, list_push, list_remove, Heap};
 use crate::platform::PageSource;
 use crate::size_class::NUM_CLASSES;
 use crate::slab::{ListTag, Slab};
@@ -45,40 +45,16 @@ impl Abandoned {
     /// # Safety
     /// The caller holds the abandoned lock; `s` is owned by nobody and on no list.
     unsafe fn push(&mut self, s: &Slab, c: usize) {
-        let h = self.heads[c];
-        // SAFETY: lock holder; `s` and the list's slabs are abandoned.
-        unsafe {
-            s.local(|l| {
-                l.prev = null();
-                l.next = h;
-                l.list = ListTag::Abandoned;
-            });
-            if let Some(h) = h.as_ref() {
-                h.local(|l| l.prev = s);
-            }
-        }
-        self.heads[c] = s;
+        // SAFETY: lock holder; `s` and the list's slabs are abandoned, so the
+        // lock holder owns them as `list_push` requires.
+        unsafe { list_push(&mut self.heads[c], s, ListTag::Abandoned) };
     }
 
     /// # Safety
     /// The caller holds the abandoned lock; `s` is on list `c`.
     unsafe fn unlink(&mut self, s: &Slab, c: usize) {
         // SAFETY: lock holder; `s` and its neighbours are abandoned.
-        unsafe {
-            let (p, n) = s.local(|l| (l.prev, l.next));
-            match p.as_ref() {
-                None => self.heads[c] = n,
-                Some(p) => p.local(|l| l.next = n),
-            }
-            if let Some(n) = n.as_ref() {
-                n.local(|l| l.prev = p);
-            }
-            s.local(|l| {
-                l.prev = null();
-                l.next = null();
-                l.list = ListTag::None;
-            });
-        }
+        unsafe { list_remove(&mut self.heads[c], s) };
     }
 }
 
