@@ -43,16 +43,38 @@ fn churn(seed: usize, rounds: usize) {
     }
 }
 
+/// A child thread's body: churn with the seed passed as the argument.
+extern "C" fn child_thread(seed: *mut libc::c_void) -> *mut libc::c_void {
+    churn(seed as usize, 40);
+    core::ptr::null_mut()
+}
+
 /// What a child does after the fork; its exit status is 0 only if every
 /// step ran. Execs `/bin/true` at the end (never returns).
+///
+/// The child's threads are raw pthreads, not `std::thread`: std's thread
+/// start takes a process-wide mutex (the stack-overflow handler's thread
+/// info, Rust 1.95) that a parent thread may hold at the fork, so a
+/// `std::thread::spawn` in the child can hang whatever the allocator does
+/// (seen: 2 of 200 children under load, all threads in
+/// `stack_overflow::thread_info::set_current_info`).
 fn child(inherited: Vec<Box<[u8]>>) -> ! {
     // Free blocks the parent allocated before the fork.
     drop(inherited);
     churn(7, 40);
-    let hs: Vec<_> = (0..3).map(|t| std::thread::spawn(move || churn(t, 40))).collect();
-    for h in hs {
-        if h.join().is_err() {
+    let mut ids = [0 as libc::pthread_t; 3];
+    for (t, id) in ids.iter_mut().enumerate() {
+        // SAFETY: valid out-pointer, default attributes, a C-ABI body that
+        // does not unwind (churn only allocates and frees).
+        if unsafe { libc::pthread_create(id, core::ptr::null(), child_thread, t as *mut libc::c_void) } != 0 {
             // SAFETY: terminating the child without running the parent's atexit hooks.
+            unsafe { libc::_exit(2) };
+        }
+    }
+    for id in ids {
+        // SAFETY: a joinable thread created above, joined once.
+        if unsafe { libc::pthread_join(id, core::ptr::null_mut()) } != 0 {
+            // SAFETY: as above.
             unsafe { libc::_exit(2) };
         }
     }
