@@ -410,6 +410,11 @@ impl HakMem {
     /// large one (from its header). 0 for null. A pointer that is not a
     /// block of ours aborts with `hakmem: invalid free at <ptr>`.
     ///
+    /// With the `secure` feature a small block carries a canary byte right
+    /// after the size it was allocated with: the bytes past that size are
+    /// reported but not writable, and a write there aborts at the `dealloc`
+    /// (C's `free`, which knows no size, does not check the canary).
+    ///
     /// # Safety
     /// `ptr` is null or a live block allocated through `HakMem` (or the C API).
     pub unsafe fn usable_size(ptr: *const u8) -> usize {

@@ -246,7 +246,12 @@ impl Large {
         // SAFETY: caller contract.
         unsafe {
             let h = self.header(p, "usable size of a freed block");
-            (*h).base as usize + (*h).len - GUARD - p as usize
+            if GUARD != 0 {
+                // The guard page follows the pages of the requested size
+                // (a reused mapping may be longer than that).
+                return guard_of(p, (*h).size) as usize - p as usize;
+            }
+            (*h).base as usize + (*h).len - p as usize
         }
     }
 
