@@ -22,6 +22,7 @@ pub mod fixed;
 pub mod floor;
 pub mod larson;
 pub mod malloc_large;
+pub mod medium;
 pub mod random_mixed;
 pub mod realloc_growth;
 #[cfg(feature = "macro")]
@@ -55,6 +56,7 @@ pub const WORKLOADS: &[Workload] = &[
     larson::WORKLOAD,
     cache_scratch::WORKLOAD,
     malloc_large::WORKLOAD,
+    medium::WORKLOAD,
     realloc_growth::WORKLOAD,
     calloc::WORKLOAD,
     thread_churn::WORKLOAD,
@@ -171,6 +173,9 @@ mod tests {
             ("larson", "--threads 2 --ws 16 --rounds 2 --iters 100", 0),
             ("cache-scratch", "--threads 2 --iters 100 --size 8 --reps 1", 0),
             ("malloc-large", "--iters 10 --ws 4 --max 262144", 0),
+            // 10 slot allocations + 10 frees; 3 bodies of 16 KiB by 4 KiB
+            // appends: capacities 4, 8, 16 KiB, so 3 allocator calls + 1 free each.
+            ("medium", "--iters 10 --ws 4 --vec-every 4 --vec-kib 16", 20 + 3 * 4),
             ("realloc-growth", "--mb 1 --repeats 1 --chunk 64", 16384),
             ("calloc", "--rounds 3 --count 50 --min 1 --max 40000", 3 * 50 * 2),
             ("thread-churn", "--threads 20 --concurrent 3 --blocks 50 --keep 5", 20 * 50 * 2),
