@@ -13,6 +13,7 @@ use std::alloc::Layout;
 use crate::cli::Args;
 use crate::dispatch::Alloc;
 use crate::measure::{self, Outcome};
+use crate::rng::Rng;
 
 #[cfg(feature = "macro")]
 pub mod batch;
@@ -131,6 +132,57 @@ pub unsafe fn free_block(p: *mut u8, size: usize) {
 pub unsafe fn touch(p: *mut u8, v: u8) {
     // SAFETY: the caller guarantees `p` is writable.
     unsafe { p.write_volatile(v) }
+}
+
+/// A working set of large blocks replaced at random (`malloc-large`,
+/// `medium`): each slot holds a live block and its size, or null.
+pub struct Slots(Vec<(*mut u8, usize)>);
+
+impl Slots {
+    /// `n` empty slots.
+    pub fn new(n: usize) -> Self {
+        Slots(vec![(std::ptr::null_mut(), 0); n])
+    }
+
+    /// Frees a random slot's block (if any) and puts a new block of
+    /// `min..=max` bytes there, writing one byte every `page` bytes of it
+    /// (none if `page` is 0). Returns the allocator calls made.
+    #[inline(always)]
+    pub fn replace(&mut self, rng: &mut Rng, min: usize, max: usize, page: usize) -> u64 {
+        let mut ops = 0;
+        let i = rng.below(self.0.len());
+        let slot = &mut self.0[i];
+        if !slot.0.is_null() {
+            // SAFETY: the slot holds a live block of `slot.1` bytes.
+            unsafe { free_block(slot.0, slot.1) };
+            ops += 1;
+        }
+        let size = rng.range(min, max);
+        // SAFETY: kept in the slot, freed later with the same size.
+        let p = unsafe { alloc_block(size) };
+        if page > 0 {
+            for off in (0..size).step_by(page) {
+                // SAFETY: `off < size`, inside the live block.
+                unsafe { touch(p.add(off), 1) };
+            }
+        }
+        *slot = (p, size);
+        ops + 1
+    }
+
+    /// Frees every block left; returns how many.
+    pub fn free_all(&mut self) -> u64 {
+        let mut ops = 0;
+        for slot in &mut self.0 {
+            if !slot.0.is_null() {
+                // SAFETY: live block, freed once (the slot is emptied).
+                unsafe { free_block(slot.0, slot.1) };
+                *slot = (std::ptr::null_mut(), 0);
+                ops += 1;
+            }
+        }
+        ops
+    }
 }
 
 /// Reads `--min` (positive) and `--max` (at least `--min`) block sizes.
