@@ -264,6 +264,7 @@ pub fn plan(quick: bool) -> Vec<Case> {
         )
         .origin(OWN_REIMPL),
         Case::new("malloc_large", "malloc-large", q("--iters 4000", "--iters 1000"), false),
+        Case::new("medium", "medium", q("--iters 20000", "--iters 5000"), false),
         Case::new("realloc_growth", "realloc-growth", q("--mb 100 --repeats 5", "--mb 100 --repeats 2"), false),
         Case::new("calloc", "calloc", q("--rounds 20", "--rounds 5"), false),
     ]

@@ -14,14 +14,13 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{mpsc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use super::report::fmt_mib;
-use super::runner::RunResult;
+use super::report::{fmt_mib, median};
+use super::runner::{spawn_with_timeout, Finished, RunResult};
 use super::{Case, Entrant};
 use crate::dispatch::Alloc;
 use crate::measure::parse_result_line;
@@ -470,33 +469,6 @@ struct Exit {
     stderr: String,
 }
 
-/// Blocks in `wait4` until `pid` ends; returns its wait status.
-fn wait_for(pid: libc::pid_t) -> Result<libc::c_int, String> {
-    let mut status: libc::c_int = 0;
-    loop {
-        // SAFETY: `status` is valid for writes; `pid` is our own unreaped
-        // child; a null rusage pointer is allowed.
-        let rc = unsafe { libc::wait4(pid, &mut status, 0, std::ptr::null_mut()) };
-        if rc == pid {
-            return Ok(status);
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(format!("wait4: {err}"));
-        }
-    }
-}
-
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut bytes);
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
 /// The launcher's command line for `argv` under `lib`.
 fn launch_args(launch: &Path, lib: &Lib, argv: &[String]) -> Vec<String> {
     let mut v = vec![launch.display().to_string()];
@@ -530,39 +502,11 @@ fn parse_launch(stdout: &str) -> Option<(libc::c_int, u64, f64, String)> {
 /// the program) after `timeout`.
 fn spawn_and_wait(launch: &Path, argv: &[String], lib: &Lib, timeout: Duration) -> Result<Exit, String> {
     let full = launch_args(launch, lib, argv);
-    let mut child = Command::new(&full[0])
-        .args(&full[1..])
-        .env_remove("LD_PRELOAD")
-        .env("PYTHONMALLOC", "malloc")
-        .env("PYTHONHASHSEED", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("spawn {}: {e}", full[0]))?;
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(wait_for(pid));
-    });
-    let mut timed_out = false;
-    let waited = match rx.recv_timeout(timeout) {
-        Ok(w) => w,
-        Err(_) => {
-            timed_out = true;
-            // SAFETY: `pid` is our child and not reaped yet (the waiter has
-            // not reported), so the id cannot belong to another process.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            rx.recv().unwrap_or_else(|_| Err("waiter thread vanished".into()))
-        }
-    };
-    // `wait4` reaped the child; `Child` has no destructor that waits.
-    drop(child);
-    let launcher_status = waited?;
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
+    let mut cmd = Command::new(&full[0]);
+    cmd.args(&full[1..]).env_remove("LD_PRELOAD").env("PYTHONMALLOC", "malloc").env("PYTHONHASHSEED", "0");
+    let Finished { exit, timed_out, stdout, stderr } =
+        spawn_with_timeout(&mut cmd, timeout).map_err(|e| format!("spawn {}: {e}", full[0]))?;
+    let launcher_status = exit?.status;
     if timed_out {
         return Ok(Exit { timed_out, stdout, stderr, ..Exit::default() });
     }
@@ -685,15 +629,6 @@ fn same_output(case: &'static str, alloc: Alloc, stdout: &str) -> Option<String>
         }
         Some(_) => None,
     }
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
 /// Median over rounds of `f(a's run) / f(b's run)` on `case`, over rounds

@@ -113,7 +113,8 @@ impl Results {
     }
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
+/// Median of `v` (mean of the middle two for an even count); `None` if empty.
+pub(super) fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
     }

@@ -28,9 +28,52 @@ pub struct RunResult {
 }
 
 /// The child's exit as `wait4` reported it.
-struct Exit {
-    status: libc::c_int,
-    rusage: libc::rusage,
+pub(super) struct Exit {
+    /// Wait status.
+    pub status: libc::c_int,
+    /// Resource usage (peak RSS in `ru_maxrss`).
+    pub rusage: libc::rusage,
+}
+
+/// What a child run with [`spawn_with_timeout`] left behind.
+pub(super) struct Finished {
+    /// How it ended, or why waiting for it failed.
+    pub exit: Result<Exit, String>,
+    /// Whether it ran past the time limit and was killed.
+    pub timed_out: bool,
+    /// Everything it wrote to stdout.
+    pub stdout: String,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+}
+
+/// Spawns `cmd` with stdin closed and stdout/stderr captured, waits for it
+/// and kills it with SIGKILL if it runs past `timeout`.
+pub(super) fn spawn_with_timeout(cmd: &mut Command, timeout: Duration) -> std::io::Result<Finished> {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(wait_for(pid));
+    });
+    let mut timed_out = false;
+    let exit = match rx.recv_timeout(timeout) {
+        Ok(e) => e,
+        Err(_) => {
+            timed_out = true;
+            // SAFETY: `pid` is our child and not reaped yet (the waiter has
+            // not reported), so the id cannot belong to another process.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            rx.recv().unwrap_or_else(|_| Err("waiter thread vanished".into()))
+        }
+    };
+    // `wait4` reaped the child; `Child` has no destructor that waits.
+    drop(child);
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    Ok(Finished { exit, timed_out, stdout, stderr })
 }
 
 /// Blocks in `wait4` until `pid` ends.
@@ -297,9 +340,8 @@ pub fn run_child(launch: &Launch, case: &Case, entrant: Entrant, timeout: Durati
         Ok(c) => c,
         Err(e) => return RunResult { error: Some(e), ..RunResult::default() },
     };
-    let spawned = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
+    let Finished { exit, timed_out, stdout, stderr } = match spawn_with_timeout(&mut cmd, timeout) {
+        Ok(f) => f,
         Err(e) => {
             return RunResult {
                 error: Some(format!("spawn {workload} on {}: {e}", entrant.name())),
@@ -307,28 +349,6 @@ pub fn run_child(launch: &Launch, case: &Case, entrant: Entrant, timeout: Durati
             }
         }
     };
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(wait_for(pid));
-    });
-    let mut timed_out = false;
-    let exit = match rx.recv_timeout(timeout) {
-        Ok(e) => e,
-        Err(_) => {
-            timed_out = true;
-            // SAFETY: `pid` is our child and not reaped yet (the waiter has
-            // not reported), so the id cannot belong to another process.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            rx.recv().unwrap_or_else(|_| Err("waiter thread vanished".into()))
-        }
-    };
-    // `wait4` reaped the child; `Child` has no destructor that waits.
-    drop(child);
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
     let exit = match exit {
         Ok(e) => e,
         Err(e) => return RunResult { error: Some(e), ..RunResult::default() },

@@ -5,7 +5,7 @@
 //! mapping and faulting in fresh memory every time. ops = allocations +
 //! frees.
 
-use super::{alloc_block, free_block, positive, size_range, touch, Workload};
+use super::{positive, size_range, Slots, Workload};
 use crate::cli::Args;
 use crate::measure::{run_threads, Outcome};
 use crate::rng::Rng;
@@ -28,34 +28,12 @@ fn run(mut args: Args) -> Result<Outcome, String> {
     args.finish()?;
     Ok(run_threads(1, |_| {
         let mut rng = Rng::new(seed, 0);
-        let mut slots: Vec<(*mut u8, usize)> = vec![(std::ptr::null_mut(), 0); ws];
+        let mut slots = Slots::new(ws);
         let mut ops = 0u64;
         for _ in 0..iters {
-            let slot = &mut slots[rng.below(ws)];
-            if !slot.0.is_null() {
-                // SAFETY: the slot holds a live block of `slot.1` bytes.
-                unsafe { free_block(slot.0, slot.1) };
-                ops += 1;
-            }
-            let size = rng.range(min, max);
-            // SAFETY: kept in the slot, freed later with the same size.
-            let p = unsafe { alloc_block(size) };
-            if page > 0 {
-                for off in (0..size).step_by(page) {
-                    // SAFETY: `off < size`, inside the live block.
-                    unsafe { touch(p.add(off), 1) };
-                }
-            }
-            *slot = (p, size);
-            ops += 1;
+            ops += slots.replace(&mut rng, min, max, page);
         }
-        for &(p, size) in &slots {
-            if !p.is_null() {
-                // SAFETY: live block, freed once.
-                unsafe { free_block(p, size) };
-                ops += 1;
-            }
-        }
+        ops += slots.free_all();
         ops
     }))
 }

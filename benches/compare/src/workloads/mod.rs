@@ -13,6 +13,7 @@ use std::alloc::Layout;
 use crate::cli::Args;
 use crate::dispatch::Alloc;
 use crate::measure::{self, Outcome};
+use crate::rng::Rng;
 
 #[cfg(feature = "macro")]
 pub mod batch;
@@ -22,6 +23,7 @@ pub mod fixed;
 pub mod floor;
 pub mod larson;
 pub mod malloc_large;
+pub mod medium;
 pub mod random_mixed;
 pub mod realloc_growth;
 #[cfg(feature = "macro")]
@@ -55,6 +57,7 @@ pub const WORKLOADS: &[Workload] = &[
     larson::WORKLOAD,
     cache_scratch::WORKLOAD,
     malloc_large::WORKLOAD,
+    medium::WORKLOAD,
     realloc_growth::WORKLOAD,
     calloc::WORKLOAD,
     thread_churn::WORKLOAD,
@@ -131,6 +134,57 @@ pub unsafe fn touch(p: *mut u8, v: u8) {
     unsafe { p.write_volatile(v) }
 }
 
+/// A working set of large blocks replaced at random (`malloc-large`,
+/// `medium`): each slot holds a live block and its size, or null.
+pub struct Slots(Vec<(*mut u8, usize)>);
+
+impl Slots {
+    /// `n` empty slots.
+    pub fn new(n: usize) -> Self {
+        Slots(vec![(std::ptr::null_mut(), 0); n])
+    }
+
+    /// Frees a random slot's block (if any) and puts a new block of
+    /// `min..=max` bytes there, writing one byte every `page` bytes of it
+    /// (none if `page` is 0). Returns the allocator calls made.
+    #[inline(always)]
+    pub fn replace(&mut self, rng: &mut Rng, min: usize, max: usize, page: usize) -> u64 {
+        let mut ops = 0;
+        let i = rng.below(self.0.len());
+        let slot = &mut self.0[i];
+        if !slot.0.is_null() {
+            // SAFETY: the slot holds a live block of `slot.1` bytes.
+            unsafe { free_block(slot.0, slot.1) };
+            ops += 1;
+        }
+        let size = rng.range(min, max);
+        // SAFETY: kept in the slot, freed later with the same size.
+        let p = unsafe { alloc_block(size) };
+        if page > 0 {
+            for off in (0..size).step_by(page) {
+                // SAFETY: `off < size`, inside the live block.
+                unsafe { touch(p.add(off), 1) };
+            }
+        }
+        *slot = (p, size);
+        ops + 1
+    }
+
+    /// Frees every block left; returns how many.
+    pub fn free_all(&mut self) -> u64 {
+        let mut ops = 0;
+        for slot in &mut self.0 {
+            if !slot.0.is_null() {
+                // SAFETY: live block, freed once (the slot is emptied).
+                unsafe { free_block(slot.0, slot.1) };
+                *slot = (std::ptr::null_mut(), 0);
+                ops += 1;
+            }
+        }
+        ops
+    }
+}
+
 /// Reads `--min` (positive) and `--max` (at least `--min`) block sizes.
 pub fn size_range(args: &mut Args, min: usize, max: usize) -> Result<(usize, usize), String> {
     let min = positive("--min", args.take_or("min", min)?)?;
@@ -171,6 +225,9 @@ mod tests {
             ("larson", "--threads 2 --ws 16 --rounds 2 --iters 100", 0),
             ("cache-scratch", "--threads 2 --iters 100 --size 8 --reps 1", 0),
             ("malloc-large", "--iters 10 --ws 4 --max 262144", 0),
+            // 10 slot allocations + 10 frees; 3 bodies of 16 KiB by 4 KiB
+            // appends: capacities 4, 8, 16 KiB, so 3 allocator calls + 1 free each.
+            ("medium", "--iters 10 --ws 4 --vec-every 4 --vec-kib 16", 20 + 3 * 4),
             ("realloc-growth", "--mb 1 --repeats 1 --chunk 64", 16384),
             ("calloc", "--rounds 3 --count 50 --min 1 --max 40000", 3 * 50 * 2),
             ("thread-churn", "--threads 20 --concurrent 3 --blocks 50 --keep 5", 20 * 50 * 2),
