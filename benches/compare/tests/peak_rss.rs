@@ -14,6 +14,7 @@ fn child_reports_its_own_peak_rss_not_the_parents() {
     // Touch 64 MiB in this (parent) process.
     let big = vec![1u8; 64 << 20];
     assert_eq!(big.iter().step_by(4096).map(|&b| usize::from(b)).sum::<usize>(), 16384);
+    #[allow(clippy::zombie_processes)] // reaped by the `wait4` below
     let child = Command::new(env!("CARGO_BIN_EXE_child_system"))
         .args(["fixed", "1000", "16", "64"])
         .stdin(Stdio::null())

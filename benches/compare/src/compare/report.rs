@@ -503,10 +503,11 @@ fn markdown(s: &Summary, meta: &Meta) -> String {
     let mut md = String::from("# hakmem vs peers\n\n");
     let _ = writeln!(
         md,
-        "`compare {}` — {} runs per cell{}, interleaved; {:.0} s wall; {} CPUs; \
+        "`compare {}` — {} runs per cell{}{}, interleaved; {:.0} s wall; {} CPUs; \
          load average {} before, {} after; {}; written {}.\n",
         meta.command,
-        format!("{}{}", meta.runs, meta.runs_note),
+        meta.runs,
+        meta.runs_note,
         if meta.quick { " (quick sizes)" } else { "" },
         meta.wall.as_secs_f64(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
