@@ -18,6 +18,8 @@ pub struct Meta {
     pub quick: bool,
     /// Runs per case and entrant.
     pub runs: usize,
+    /// The cases that run more often, e.g. ` (service: 6)`, or empty.
+    pub runs_note: String,
     /// Total wall time.
     pub wall: Duration,
     /// `/proc/loadavg` (1-minute) before and after.
@@ -459,8 +461,9 @@ median figure over the best peer median (for times, latencies and RSS < 1 is bet
 /// The stdout report.
 pub fn text(s: &Summary, meta: &Meta) -> String {
     let mut out = format!(
-        "\n{} runs per cell{}, {:.0} s, load {} -> {}; {}.\n{HOW_TO_READ}\n",
+        "\n{} runs per cell{}{}, {:.0} s, load {} -> {}; {}.\n{HOW_TO_READ}\n",
         meta.runs,
+        meta.runs_note,
         if meta.quick { " (quick)" } else { "" },
         meta.wall.as_secs_f64(),
         meta.load_before,
@@ -500,10 +503,11 @@ fn markdown(s: &Summary, meta: &Meta) -> String {
     let mut md = String::from("# hakmem vs peers\n\n");
     let _ = writeln!(
         md,
-        "`compare {}` — {} runs per cell{}, interleaved; {:.0} s wall; {} CPUs; \
+        "`compare {}` — {} runs per cell{}{}, interleaved; {:.0} s wall; {} CPUs; \
          load average {} before, {} after; {}; written {}.\n",
         meta.command,
         meta.runs,
+        meta.runs_note,
         if meta.quick { " (quick sizes)" } else { "" },
         meta.wall.as_secs_f64(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
