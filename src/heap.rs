@@ -42,7 +42,9 @@ pub(crate) const ZERO_CARVE_MIN: usize = 1024;
 
 #[path = "heap_reclaim.rs"]
 mod reclaim;
-use reclaim::Abandoned;
+#[cfg(any(feature = "loom", feature = "shuttle"))]
+pub use reclaim::ReclaimVariant;
+use reclaim::{ownerless, Abandoned};
 
 /// Every heap lock, held across a `fork`; dropping it unlocks them all.
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
@@ -61,6 +63,9 @@ pub struct Heap<P: PageSource> {
     next_id: AtomicUsize,
     drain_interval: u32,
     tcache_bytes: usize,
+    /// Model builds: the orphan protocol or a negative control of it.
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    reclaim_variant: ReclaimVariant,
     #[cfg(feature = "stats")]
     pub(crate) counters: crate::stats::Counters,
 }
@@ -142,9 +147,17 @@ impl<P: PageSource> Heap<P> {
             next_id: AtomicUsize::new(1),
             drain_interval: opts.drain_interval.max(2),
             tcache_bytes: opts.tcache_bytes,
+            #[cfg(any(feature = "loom", feature = "shuttle"))]
+            reclaim_variant: ReclaimVariant::Real,
             #[cfg(feature = "stats")]
             counters: crate::stats::Counters::new(),
         }
+    }
+
+    /// Model builds: run the orphan protocol's negative control `v`.
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    pub fn set_reclaim_variant(&mut self, v: ReclaimVariant) {
+        self.reclaim_variant = v;
     }
 
     /// The shared pool.
@@ -251,8 +264,8 @@ impl<P: PageSource> Heap<P> {
                         return p;
                     }
                     tc.slabs[c].current = null();
-                    // SAFETY: owned slab with nothing left: park it on the full list.
-                    unsafe { full_push(&mut tc.slabs[c], s) };
+                    // SAFETY: owned slab with nothing left, on no list.
+                    unsafe { self.park_full(tc, c, s) };
                 }
                 None if bin_empty => {
                     let next = self.next_slab(tc, c);
@@ -520,8 +533,8 @@ impl<P: PageSource> Heap<P> {
                     return head.cast();
                 }
                 tc.slabs[c].current = null();
-                // SAFETY: owned slab, exhausted: park it on the full list.
-                unsafe { full_push(&mut tc.slabs[c], s) };
+                // SAFETY: owned slab, exhausted, on no list.
+                unsafe { self.park_full(tc, c, s) };
             }
             let next = self.next_slab(tc, c);
             if next.is_null() {
@@ -694,7 +707,7 @@ impl<P: PageSource> Heap<P> {
                     let owner = s.owner();
                     // A block for an abandoned slab: take the slab over, so
                     // its last free releases it (see `heap_reclaim`).
-                    let local = owner == tc.id || (owner == 0 && self.claim(tc, s));
+                    let local = owner == tc.id || (ownerless(owner) && self.claim(tc, s));
                     last = Some((key, s, local));
                     (s, local)
                 }
@@ -715,7 +728,7 @@ impl<P: PageSource> Heap<P> {
                     other => {
                         if let Some((bs, h, t)) = other {
                             // SAFETY: h..t is a chain of free blocks of slab bs.
-                            unsafe { bs.remote.push_chain(h, t) };
+                            unsafe { self.push_remote(tc, bs, h, t) };
                         }
                         // SAFETY: as above.
                         unsafe { block::set_next(b, core::ptr::null_mut()) };
@@ -727,7 +740,7 @@ impl<P: PageSource> Heap<P> {
         }
         if let Some((bs, h, t)) = batch {
             // SAFETY: h..t is a chain of free blocks of slab bs.
-            unsafe { bs.remote.push_chain(h, t) };
+            unsafe { self.push_remote(tc, bs, h, t) };
         }
         (foreign, b)
     }
