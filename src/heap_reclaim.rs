@@ -160,6 +160,11 @@ impl<P: PageSource> Heap<P> {
     /// # Safety
     /// `tc` owns `s`, which is on no list.
     pub(super) unsafe fn park_full(&self, tc: &mut ThreadCache, c: usize, s: &Slab) {
+        if !self.pool.options().orphan_full_slabs {
+            // SAFETY: caller contract.
+            unsafe { full_push(&mut tc.slabs[c], s) };
+            return;
+        }
         // SAFETY: owner; the Release CAS in try_orphan publishes this write.
         unsafe { s.local(|l| l.list = ListTag::None) };
         // Id first: once the bit is set a claimer may write its own id, which
