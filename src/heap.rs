@@ -60,6 +60,8 @@ pub struct Heap<P: PageSource> {
     large: Large,
     abandoned: Mutex<Abandoned>,
     abandoned_n: AtomicUsize,
+    /// Slabs given up by their owner while exhausted (see `heap_reclaim`).
+    orphaned_n: AtomicUsize,
     next_id: AtomicUsize,
     drain_interval: u32,
     tcache_bytes: usize,
@@ -144,6 +146,7 @@ impl<P: PageSource> Heap<P> {
             large: Large::new(),
             abandoned: Mutex::new(Abandoned::new()),
             abandoned_n: AtomicUsize::new(0),
+            orphaned_n: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
             drain_interval: opts.drain_interval.max(2),
             tcache_bytes: opts.tcache_bytes,

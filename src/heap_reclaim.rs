@@ -172,6 +172,7 @@ impl<P: PageSource> Heap<P> {
         // ORPHANED finds no bit, fails its claim and pushes remotely.
         s.set_owner(ORPHANED);
         if s.remote.try_orphan() {
+            self.orphaned_n.fetch_add(1, Ordering::Relaxed);
             return;
         }
         s.set_owner(tc.id);
@@ -194,6 +195,7 @@ impl<P: PageSource> Heap<P> {
         let got = s.remote.claim_orphan();
         let Some(chain) = got else { return false };
         s.set_owner(tc.id);
+        self.orphaned_n.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: clearing the bit made `tc` the owner (the Acquire CAS saw
         // the old owner's writes, released by its give-up); the chain holds
         // blocks of `s` freed by other threads.
@@ -296,5 +298,11 @@ impl<P: PageSource> Heap<P> {
     /// Slabs currently abandoned by exited threads.
     pub fn abandoned_slabs(&self) -> usize {
         self.abandoned_n.load(Ordering::Relaxed)
+    }
+
+    /// Slabs currently orphaned: given up by their owner while exhausted,
+    /// waiting for a free into them.
+    pub fn orphaned_slabs(&self) -> usize {
+        self.orphaned_n.load(Ordering::Relaxed)
     }
 }

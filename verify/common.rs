@@ -103,6 +103,17 @@ pub enum Symptom {
     /// A slab reported zeroed that does not read all-zero ("dirty zeroed
     /// slab", [`check_zeroed`]).
     DirtyZeroed,
+    /// Blocks wait on the remote list of an orphaned slab at a quiescent
+    /// point: nobody owns the slab and nobody will claim it for them
+    /// ("block stranded on an orphaned slab"; if they were its last live
+    /// blocks, the slab would never be released).
+    #[cfg_attr(feature = "shuttle", allow(dead_code))]
+    Stranded,
+    /// A slab taken over by two threads at once: both touch its owner-only
+    /// state (loom's "Causality violation: Concurrent ... `UnsafeCell`") or
+    /// both hand out one of its blocks ("handed out twice").
+    #[cfg_attr(feature = "shuttle", allow(dead_code))]
+    SlabOwnedTwice,
 }
 
 impl Symptom {
@@ -112,6 +123,8 @@ impl Symptom {
             Symptom::RetiredActivated => "activation of a slot of a retired SuperSlab",
             Symptom::OwnedTwice => "slot owned twice",
             Symptom::DirtyZeroed => "dirty zeroed slab",
+            Symptom::Stranded => "block stranded on an orphaned slab",
+            Symptom::SlabOwnedTwice => "slab owned twice",
         }
     }
 
@@ -122,6 +135,11 @@ impl Symptom {
             }
             Symptom::OwnedTwice => msg.contains("handed out twice"),
             Symptom::DirtyZeroed => msg.contains("dirty zeroed slab"),
+            Symptom::Stranded => msg.contains("block stranded on an orphaned slab"),
+            Symptom::SlabOwnedTwice => {
+                (msg.contains("Causality violation: Concurrent") && msg.contains("UnsafeCell"))
+                    || msg.contains("handed out twice")
+            }
         }
     }
 }

@@ -9,6 +9,10 @@
 //!   SuperSlab retires (preemption bound 2).
 //! * Model 3, `cross_thread_free`: a remote free through the Heap API racing
 //!   the owner's exit, adoption and retirement (preemption bound 4).
+//! * Model 5, `orphan_claim`: an owner giving up an exhausted slab (the
+//!   orphan bit) while two threads free blocks of it and race to take it
+//!   over; with two negative controls (a push that ignores the bit, a claim
+//!   by load-then-store).
 //!
 //! Models 1 and 2 also run as negative controls with the seed's two broken
 //! Stage 1 variants and must fail. Every model asserts, per execution: no
@@ -25,7 +29,7 @@ mod common;
 use common::{assert_heap_retired, opts, pin_mmap_threshold, symptom_caught, Flavour, Got, Report, Symptom, World};
 use hakmem_alloc::config::SLAB_SIZE;
 use hakmem_alloc::pool::{Stage1Variant, Stage2Variant};
-use hakmem_alloc::{Entry, Generation, Heap, MockPages, Stage, ThreadCache};
+use hakmem_alloc::{Entry, Generation, Heap, MockPages, ReclaimVariant, Stage, ThreadCache};
 use loom::sync::Arc;
 use loom::thread;
 use std::alloc::Layout;
@@ -431,6 +435,122 @@ fn loom_cross_thread_free() {
             "abandoned 0 retired 2 stage1 0 stale_dropped 0",
         ],
     );
+}
+
+// ---------------------------------------------------------------------------
+// Model 5: an owner orphans an exhausted slab while others free into it.
+// ---------------------------------------------------------------------------
+
+/// The owner O allocates every block of one slab (16 under loom) in the
+/// setup, so the slab is exhausted. Then, concurrently:
+/// * O allocates once more: its refill finds the slab exhausted and gives
+///   it up (owner id `ORPHANED`, then the orphan bit on the empty remote
+///   list with one CAS), or, if a block came back first, keeps it and
+///   reuses that block; then O frees its new block and stays idle (alive,
+///   no exit);
+/// * R and S each free one block of the slab and exit: each reads the owner
+///   id (O's, stale or not, or `ORPHANED`) and either pushes its block onto
+///   the remote list (and, finding the bit set, claims the slab) or claims
+///   the orphaned slab directly; a claimer that exits with live blocks in it
+///   abandons it.
+///
+/// At the join: no block waits on the list of a slab nobody owns (the
+/// stranded check). Then the main thread frees the other 14 blocks and O's
+/// cache is flushed: everything must be released and retired. loom checks
+/// that the slab's owner-only state is never touched by two threads without
+/// synchronisation (two owners at once).
+fn orphan_claim(variant: ReclaimVariant, cov: &Coverage) {
+    let opts = opts().with_drain_interval(2);
+    let mut heap = Heap::with_options(MockPages::new(), opts);
+    heap.set_reclaim_variant(variant);
+    let w = Arc::new(HeapWorld { heap, live: Mutex::new(HashSet::new()) });
+    let mut tco = ThreadCache::new();
+    let per_slab = SLAB_SIZE / BIG;
+    let blocks: Vec<Blk> = (0..per_slab).map(|i| w.alloc(&mut tco, 100 + i as u64)).collect();
+    let slab0 = blocks[0].0 & !(SLAB_SIZE - 1);
+    assert!(blocks.iter().all(|b| b.0 & !(SLAB_SIZE - 1) == slab0), "model setup: blocks not in one slab");
+    let (meta, slot) = w.heap.pool().lookup(slab0 as *const u8).expect("model setup: slab not live");
+
+    let wo = w.clone();
+    let o = spawn(move || {
+        let mut tco = tco;
+        let x = wo.alloc(&mut tco, 1);
+        let reused = x.0 & !(SLAB_SIZE - 1) == slab0;
+        wo.free(&mut tco, x, 1);
+        (tco, reused)
+    });
+    let (p, q) = (blocks[0], blocks[1]);
+    let wr = w.clone();
+    let r = spawn(move || {
+        let mut tc = ThreadCache::new();
+        wr.free(&mut tc, p, 100);
+        unsafe { wr.heap.thread_exit(&mut tc) };
+    });
+    let ws = w.clone();
+    let t = spawn(move || {
+        let mut tc = ThreadCache::new();
+        ws.free(&mut tc, q, 101);
+        unsafe { ws.heap.thread_exit(&mut tc) };
+    });
+    let (mut tco, reused) = o.join().unwrap();
+    r.join().unwrap();
+    t.join().unwrap();
+
+    let s0 = w.heap.pool().slab(meta, slot);
+    assert!(!s0.stranded(), "model invariant: block stranded on an orphaned slab (nobody owns it, nobody will claim it)");
+    let owner = match s0.owner() {
+        0 => "abandoned",
+        usize::MAX => "orphaned",
+        _ => "owner",
+    };
+    cover(cov, format!("slab 0 {owner}, O reused a block of it: {reused}"));
+
+    let mut tc = ThreadCache::new();
+    for (i, b) in blocks.iter().enumerate().skip(2) {
+        w.free(&mut tc, *b, 100 + i as u64);
+    }
+    unsafe {
+        w.heap.thread_exit(&mut tc);
+        w.heap.thread_exit(&mut tco);
+    }
+    assert!(w.live.lock().unwrap().is_empty());
+    assert_heap_retired(&w.heap);
+}
+
+#[test]
+fn loom_orphan_claim() {
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("orphan_claim", Some(2), move || orphan_claim(ReclaimVariant::Real, &c));
+    assert_covered(
+        &cov,
+        &[
+            // A block came back before the give-up: O kept the slab and reused it.
+            "slab 0 owner, O reused a block of it: true",
+            // O gave it up; R or S claimed it and abandoned it at exit.
+            "slab 0 abandoned, O reused a block of it: false",
+        ],
+    );
+}
+
+/// A push that finds the orphan bit set leaves its block there: the block
+/// waits on a slab that nobody owns.
+#[test]
+#[should_panic(expected = "caught block stranded on an orphaned slab")]
+fn loom_orphan_claim_catches_ignored_orphan_bit() {
+    expect_caught("orphan_claim/IgnoreOrphanOnPush", Symptom::Stranded, Some(2), || {
+        orphan_claim(ReclaimVariant::IgnoreOrphanOnPush, &Coverage::default())
+    });
+}
+
+/// A claim that checks the bit with a load and clears it with a store: R
+/// and S can both see it set and both take the slab.
+#[test]
+#[should_panic(expected = "caught slab owned twice")]
+fn loom_orphan_claim_catches_check_then_store() {
+    expect_caught("orphan_claim/CheckThenStore", Symptom::SlabOwnedTwice, Some(2), || {
+        orphan_claim(ReclaimVariant::CheckThenStore, &Coverage::default())
+    });
 }
 
 // ---------------------------------------------------------------------------
