@@ -77,7 +77,9 @@ impl RemoteList {
     /// keeps the slab (it has free blocks after all).
     #[inline]
     pub fn try_orphan(&self) -> bool {
-        self.head.compare_exchange(core::ptr::null_mut(), tag(core::ptr::null_mut()), Ordering::Release, Ordering::Relaxed).is_ok()
+        self.head
+            .compare_exchange(core::ptr::null_mut(), tag(core::ptr::null_mut()), Ordering::Release, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// Claim an orphaned slab: clear the orphan bit with a CAS, taking every

@@ -13,6 +13,9 @@
 //!   orphan bit) while two threads free blocks of it and race to take it
 //!   over; with two negative controls (a push that ignores the bit, a claim
 //!   by load-then-store).
+//! * Model 6, `purge_empty`: `trim`'s purge of EMPTY slabs in live
+//!   SuperSlabs racing a Stage 1 acquire of the same slab; with a negative
+//!   control (purge without taking the slot).
 //!
 //! Models 1 and 2 also run as negative controls with the seed's two broken
 //! Stage 1 variants and must fail. Every model asserts, per execution: no
@@ -26,9 +29,11 @@
 #[path = "common.rs"]
 mod common;
 
-use common::{assert_heap_retired, opts, pin_mmap_threshold, symptom_caught, Flavour, Got, Report, Symptom, World};
+use common::{
+    assert_heap_retired, dirty, opts, pin_mmap_threshold, symptom_caught, Flavour, Got, Report, Symptom, World, DIRTY,
+};
 use hakmem_alloc::config::SLAB_SIZE;
-use hakmem_alloc::pool::{Stage1Variant, Stage2Variant};
+use hakmem_alloc::pool::{PurgeVariant, Stage1Variant, Stage2Variant};
 use hakmem_alloc::{Entry, Generation, Heap, MockPages, ReclaimVariant, Stage, ThreadCache};
 use loom::sync::Arc;
 use loom::thread;
@@ -497,7 +502,10 @@ fn orphan_claim(variant: ReclaimVariant, cov: &Coverage) {
     t.join().unwrap();
 
     let s0 = w.heap.pool().slab(meta, slot);
-    assert!(!s0.stranded(), "model invariant: block stranded on an orphaned slab (nobody owns it, nobody will claim it)");
+    assert!(
+        !s0.stranded(),
+        "model invariant: block stranded on an orphaned slab (nobody owns it, nobody will claim it)"
+    );
     let owner = match s0.owner() {
         0 => "abandoned",
         usize::MAX => "orphaned",
@@ -550,6 +558,89 @@ fn loom_orphan_claim_catches_ignored_orphan_bit() {
 fn loom_orphan_claim_catches_check_then_store() {
     expect_caught("orphan_claim/CheckThenStore", Symptom::SlabOwnedTwice, Some(2), || {
         orphan_claim(ReclaimVariant::CheckThenStore, &Coverage::default())
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Model 6: purging EMPTY slabs of a live SuperSlab while they are reused.
+// ---------------------------------------------------------------------------
+
+/// Class 0: a purge re-pushes each slab on the freelist of its slab's
+/// class, which is 0 for slabs the pool models never set up.
+const LOOM_CLASS0: Flavour = Flavour { class: 0, ..LOOM };
+
+/// Slot 0 of a zeroed SuperSlab is held by the main thread (the SuperSlab
+/// stays live); slot 1 was used and released (EMPTY, dirtied, its entry on
+/// the freelist). Then, concurrently:
+/// * A acquires (Stage 1 on slot 1's entry, or, if the purge holds slot 1,
+///   drops the entry as stale and claims slot 2 in Stage 2), writes into
+///   the slab, checks its write is still there, releases;
+/// * P runs `purge_empty_slabs` (what `trim` does first): takes each EMPTY
+///   slot with the activating CAS, purges it (the mock zeroes it), releases
+///   it with a fresh entry.
+///
+/// A slab must never be purged while someone owns it ("slab purged while
+/// owned"); every entry pushed is popped exactly once, zeroed slabs read
+/// zero, and everything retires at the end (`World::finish`).
+fn purge_empty(variant: PurgeVariant, cov: &Coverage) {
+    let mut w = World::new(LOOM_CLASS0, Stage1Variant::Validated);
+    w.pool.set_purge_variant(variant);
+    let w = Arc::new(w);
+    let first = w.acquire();
+    let used = w.acquire();
+    assert_eq!((first.slot, used.slot), (0, 1));
+    w.release(used);
+
+    let wa = w.clone();
+    let a = spawn(move || {
+        let g = wa.acquire();
+        dirty(&g);
+        // The owner uses the slab a while: let P run in between.
+        thread::yield_now();
+        // SAFETY: the slab is mapped and owned by this thread.
+        let v = unsafe { (g.base as *const u64).read() };
+        assert_eq!(v, u64::from_ne_bytes([DIRTY; 8]), "model invariant: slab purged while owned: {g:?}");
+        wa.release(g);
+        g
+    });
+    let wp = w.clone();
+    let p = spawn(move || {
+        let n = wp.pool.purge_empty_slabs();
+        wp.add_pushes(n);
+        n
+    });
+    let g = a.join().unwrap();
+    let n = p.join().unwrap();
+    cover(cov, format!("A {:?} slot {} purged {n}", g.stage, g.slot));
+    w.finish(vec![first]);
+}
+
+#[test]
+fn loom_purge_empty() {
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("purge_empty", Some(3), move || purge_empty(PurgeVariant::Owned, &c));
+    assert_covered(
+        &cov,
+        &[
+            // A held slot 1 through P's scan: nothing EMPTY to purge.
+            "A Reuse slot 1 purged 0",
+            // P purged slot 1 before or after A's use of it.
+            "A Reuse slot 1 purged 1",
+            // P held slot 1: A's entry was stale, A claimed slot 2 ...
+            "A Claim slot 2 purged 1",
+            // ... and released it before P's scan reached it.
+            "A Claim slot 2 purged 2",
+        ],
+    );
+}
+
+/// A purge that zeroes every slab that looks EMPTY without taking it.
+#[test]
+#[should_panic(expected = "caught slab purged while owned")]
+fn loom_purge_empty_catches_unowned_purge() {
+    expect_caught("purge_empty/Unowned", Symptom::PurgedOwned, Some(3), || {
+        purge_empty(PurgeVariant::Unowned, &Coverage::default())
     });
 }
 
