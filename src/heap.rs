@@ -623,7 +623,9 @@ impl<P: PageSource> Heap<P> {
             // a bin starts at the smallest limit, as a drain of mostly
             // foreign blocks would set it.
             let head = bin.head;
-            if count == 1 && !self.owned_by(tc, head) {
+            // (`sent_home` first: a consumer may own the slab by now, having
+            // taken it over when it was orphaned; see `heap_reclaim`.)
+            if count == 1 && (tc.slabs[c].sent_home || !self.owned_by(tc, head)) {
                 if tc.slabs[c].sent_home {
                     let limit = self.grant(tc, c, MIN_LIMIT.min(self.bin_limit(c)));
                     tc.bins[c].set_limit(limit);
@@ -648,7 +650,11 @@ impl<P: PageSource> Heap<P> {
         // batches, so those blocks flow back to their owners while still hot;
         // one that frees its own grows back to the full limit.
         let limit = tc.bins[c].limit;
-        let limit = if foreign * 2 > n as usize {
+        // A thread that has only freed into this class since its last refill
+        // (a consumer) counts as foreign too: the slabs it frees into may be
+        // ones it took over (orphaned, see `heap_reclaim`), so its blocks
+        // look local, but holding them only delays the slabs' release.
+        let limit = if foreign * 2 > n as usize || tc.slabs[c].sent_home {
             (limit / 2).max(MIN_LIMIT.min(self.bin_limit(c)))
         } else if foreign == 0 {
             (limit * 2).min(self.bin_limit(c))
