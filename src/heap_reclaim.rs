@@ -3,7 +3,7 @@
 //! **Orphaned slabs** (lock-free): when an owner finds a slab exhausted (no
 //! free, no fresh and no remote block left) it gives the slab up instead of
 //! parking it on its full list: it sets the owner id to
-//! [`ORPHANED`](crate::slab::ORPHANED) and then the orphan bit on the slab's
+//! [`ORPHANED`] and then the orphan bit on the slab's
 //! empty remote list with one CAS ([`RemoteList::try_orphan`]; if blocks
 //! arrived first, the CAS fails and the owner keeps the slab). The slab is on
 //! no list. Whoever next returns a block to it, the old owner included,
