@@ -699,7 +699,8 @@ impl<P: PageSource> Heap<P> {
         let mut foreign = 0;
         // The slab of the previous block: consecutive blocks mostly share a
         // slab, so most skip the page-map lookup. Its owner cannot change
-        // under us to or from `tc`, so whether it is ours is cached too.
+        // under us to or from `tc`, so whether it is ours is cached too (a
+        // claim in `push_remote` happens once `last` has moved on).
         let mut last: Option<(usize, &Slab, bool)> = None;
         while n > 0 && !b.is_null() {
             n -= 1;
@@ -714,8 +715,9 @@ impl<P: PageSource> Heap<P> {
                     };
                     let s = self.pool.slab(m, slot);
                     let owner = s.owner();
-                    // A block for an abandoned slab: take the slab over, so
-                    // its last free releases it (see `heap_reclaim`).
+                    // A block for an abandoned or orphaned slab: take the
+                    // slab over, so its last free releases it (see
+                    // `heap_reclaim`).
                     let local = owner == tc.id || (ownerless(owner) && self.claim(tc, s));
                     last = Some((key, s, local));
                     (s, local)
