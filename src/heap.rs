@@ -42,7 +42,9 @@ pub(crate) const ZERO_CARVE_MIN: usize = 1024;
 
 #[path = "heap_reclaim.rs"]
 mod reclaim;
-use reclaim::Abandoned;
+#[cfg(any(feature = "loom", feature = "shuttle"))]
+pub use reclaim::ReclaimVariant;
+use reclaim::{ownerless, Abandoned};
 
 /// Every heap lock, held across a `fork`; dropping it unlocks them all.
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
@@ -58,9 +60,14 @@ pub struct Heap<P: PageSource> {
     large: Large,
     abandoned: Mutex<Abandoned>,
     abandoned_n: AtomicUsize,
+    /// Slabs given up by their owner while exhausted (see `heap_reclaim`).
+    orphaned_n: AtomicUsize,
     next_id: AtomicUsize,
     drain_interval: u32,
     tcache_bytes: usize,
+    /// Model builds: the orphan protocol or a negative control of it.
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    reclaim_variant: ReclaimVariant,
     #[cfg(feature = "stats")]
     pub(crate) counters: crate::stats::Counters,
 }
@@ -139,12 +146,21 @@ impl<P: PageSource> Heap<P> {
             large: Large::new(),
             abandoned: Mutex::new(Abandoned::new()),
             abandoned_n: AtomicUsize::new(0),
+            orphaned_n: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
             drain_interval: opts.drain_interval.max(2),
             tcache_bytes: opts.tcache_bytes,
+            #[cfg(any(feature = "loom", feature = "shuttle"))]
+            reclaim_variant: ReclaimVariant::Real,
             #[cfg(feature = "stats")]
             counters: crate::stats::Counters::new(),
         }
+    }
+
+    /// Model builds: run the orphan protocol's negative control `v`.
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    pub fn set_reclaim_variant(&mut self, v: ReclaimVariant) {
+        self.reclaim_variant = v;
     }
 
     /// The shared pool.
@@ -251,8 +267,8 @@ impl<P: PageSource> Heap<P> {
                         return p;
                     }
                     tc.slabs[c].current = null();
-                    // SAFETY: owned slab with nothing left: park it on the full list.
-                    unsafe { full_push(&mut tc.slabs[c], s) };
+                    // SAFETY: owned slab with nothing left, on no list.
+                    unsafe { self.park_full(tc, c, s) };
                 }
                 None if bin_empty => {
                     let next = self.next_slab(tc, c);
@@ -520,8 +536,8 @@ impl<P: PageSource> Heap<P> {
                     return head.cast();
                 }
                 tc.slabs[c].current = null();
-                // SAFETY: owned slab, exhausted: park it on the full list.
-                unsafe { full_push(&mut tc.slabs[c], s) };
+                // SAFETY: owned slab, exhausted, on no list.
+                unsafe { self.park_full(tc, c, s) };
             }
             let next = self.next_slab(tc, c);
             if next.is_null() {
@@ -607,7 +623,9 @@ impl<P: PageSource> Heap<P> {
             // a bin starts at the smallest limit, as a drain of mostly
             // foreign blocks would set it.
             let head = bin.head;
-            if count == 1 && !self.owned_by(tc, head) {
+            // (`sent_home` first: a consumer may own the slab by now, having
+            // taken it over when it was orphaned; see `heap_reclaim`.)
+            if count == 1 && (tc.slabs[c].sent_home || !self.owned_by(tc, head)) {
                 if tc.slabs[c].sent_home {
                     let limit = self.grant(tc, c, MIN_LIMIT.min(self.bin_limit(c)));
                     tc.bins[c].set_limit(limit);
@@ -632,7 +650,11 @@ impl<P: PageSource> Heap<P> {
         // batches, so those blocks flow back to their owners while still hot;
         // one that frees its own grows back to the full limit.
         let limit = tc.bins[c].limit;
-        let limit = if foreign * 2 > n as usize {
+        // A thread that has only freed into this class since its last refill
+        // (a consumer) counts as foreign too: the slabs it frees into may be
+        // ones it took over (orphaned, see `heap_reclaim`), so its blocks
+        // look local, but holding them only delays the slabs' release.
+        let limit = if foreign * 2 > n as usize || tc.slabs[c].sent_home {
             (limit / 2).max(MIN_LIMIT.min(self.bin_limit(c)))
         } else if foreign == 0 {
             (limit * 2).min(self.bin_limit(c))
@@ -677,7 +699,8 @@ impl<P: PageSource> Heap<P> {
         let mut foreign = 0;
         // The slab of the previous block: consecutive blocks mostly share a
         // slab, so most skip the page-map lookup. Its owner cannot change
-        // under us to or from `tc`, so whether it is ours is cached too.
+        // under us to or from `tc`, so whether it is ours is cached too (a
+        // claim in `push_remote` happens once `last` has moved on).
         let mut last: Option<(usize, &Slab, bool)> = None;
         while n > 0 && !b.is_null() {
             n -= 1;
@@ -692,9 +715,10 @@ impl<P: PageSource> Heap<P> {
                     };
                     let s = self.pool.slab(m, slot);
                     let owner = s.owner();
-                    // A block for an abandoned slab: take the slab over, so
-                    // its last free releases it (see `heap_reclaim`).
-                    let local = owner == tc.id || (owner == 0 && self.claim(tc, s));
+                    // A block for an abandoned or orphaned slab: take the
+                    // slab over, so its last free releases it (see
+                    // `heap_reclaim`).
+                    let local = owner == tc.id || (ownerless(owner) && self.claim(tc, s));
                     last = Some((key, s, local));
                     (s, local)
                 }
@@ -715,7 +739,7 @@ impl<P: PageSource> Heap<P> {
                     other => {
                         if let Some((bs, h, t)) = other {
                             // SAFETY: h..t is a chain of free blocks of slab bs.
-                            unsafe { bs.remote.push_chain(h, t) };
+                            unsafe { self.push_remote(tc, bs, h, t) };
                         }
                         // SAFETY: as above.
                         unsafe { block::set_next(b, core::ptr::null_mut()) };
@@ -727,7 +751,7 @@ impl<P: PageSource> Heap<P> {
         }
         if let Some((bs, h, t)) = batch {
             // SAFETY: h..t is a chain of free blocks of slab bs.
-            unsafe { bs.remote.push_chain(h, t) };
+            unsafe { self.push_remote(tc, bs, h, t) };
         }
         (foreign, b)
     }

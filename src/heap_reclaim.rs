@@ -1,4 +1,23 @@
-//! Abandoned slabs: slabs that still hold live blocks when their thread
+//! Slabs without an owner, and how they come back.
+//!
+//! **Orphaned slabs** (lock-free): when an owner finds a slab exhausted (no
+//! free, no fresh and no remote block left) it gives the slab up instead of
+//! parking it on its full list: it sets the owner id to
+//! [`ORPHANED`] and then the orphan bit on the slab's
+//! empty remote list with one CAS ([`RemoteList::try_orphan`]; if blocks
+//! arrived first, the CAS fails and the owner keeps the slab). The slab is on
+//! no list. Whoever next returns a block to it, the old owner included,
+//! claims it by clearing the bit with a CAS ([`RemoteList::claim_orphan`]),
+//! which also hands it every block pushed meanwhile; a thread that pushed a
+//! chain and found the bit set claims it the same way
+//! ([`Heap::push_remote`]). So the blocks of a slab filled by a thread that
+//! then goes idle come home to whoever frees them, and the free of the last
+//! one releases the slab, without the idle owner running at all. Every
+//! transition is on the remote list's one word, so a push and a give-up are
+//! totally ordered, and exactly one claimer wins (`loom_orphan_claim` in
+//! `verify/`, with two negative controls).
+//!
+//! **Abandoned slabs**: slabs that still hold live blocks when their thread
 //! exits (or flushes its cache), kept on per-class lists under one lock, and
 //! the three ways they come back:
 //!
@@ -14,18 +33,45 @@
 //!
 //! Ownership: a slab's owner-only state is touched by its owner thread, or,
 //! while its owner id is 0 and it is on an abandoned list, by the holder of
-//! the abandoned lock. The owner id goes to 0 and back only under that lock,
-//! so a thread that reads 0 under the lock knows the slab is on a list (a
-//! slab holding a live block is never released, and only such slabs are
-//! claimed).
+//! the abandoned lock, or, while it is orphaned, by nobody. The owner id goes
+//! to 0 and back only under that lock, so a thread that reads 0 under the
+//! lock knows the slab is on a list (a slab holding a live block is never
+//! released, and only such slabs are claimed). An orphaned slab's id is
+//! `ORPHANED`, never 0, so the lock's claim never touches it; the id is a
+//! hint there, the orphan bit decides.
 
 use super::{full_push, list_push, list_remove, Heap};
+use crate::block::Block;
 use crate::platform::PageSource;
+#[cfg(doc)]
+use crate::remote::RemoteList;
 use crate::size_class::NUM_CLASSES;
-use crate::slab::{ListTag, Slab};
+use crate::slab::{ListTag, Slab, ORPHANED};
 use crate::sync::{lock, Ordering};
 use crate::tcache::ThreadCache;
 use core::ptr::null;
+
+/// Model builds only: the orphan protocol as shipped, or one of its negative
+/// controls (`verify/loom_pool.rs`, `loom_orphan_claim_*`).
+#[cfg(any(feature = "loom", feature = "shuttle"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReclaimVariant {
+    /// The shipped protocol.
+    Real,
+    /// A push that finds the orphan bit set does not claim the slab: its
+    /// blocks wait on a slab nobody owns (symptom: stranded blocks).
+    IgnoreOrphanOnPush,
+    /// The claim checks the bit with one load and clears it with a plain
+    /// store (symptom: a slab owned twice).
+    CheckThenStore,
+}
+
+/// Whether owner id `o` means nobody owns the slab now (abandoned on a list,
+/// orphaned, or released): a free into it tries [`Heap::claim`].
+#[inline(always)]
+pub(super) fn ownerless(o: usize) -> bool {
+    o == 0 || o == ORPHANED
+}
 
 /// Per-class doubly linked lists of abandoned slabs (through the slabs'
 /// owner-only `prev`/`next`), guarded by the heap's abandoned lock.
@@ -106,11 +152,97 @@ impl<P: PageSource> Heap<P> {
         Some(s)
     }
 
-    /// A block is being freed into `s`, whose owner read as 0: take the slab
-    /// over for `tc`, onto its full list (the caller's local free then moves
-    /// it to the partial list, or releases it if that was its last block).
-    /// False if another thread took it first (the caller frees remotely).
+    /// The owner found `s` (class `c`, on no list) exhausted: give it up
+    /// (orphan it) so that whoever frees into it takes it over; if blocks
+    /// came back first, keep it on the full list (a refill's scan collects
+    /// them).
+    ///
+    /// # Safety
+    /// `tc` owns `s`, which is on no list.
+    pub(super) unsafe fn park_full(&self, tc: &mut ThreadCache, c: usize, s: &Slab) {
+        if !self.pool.options().orphan_full_slabs {
+            // SAFETY: caller contract.
+            unsafe { full_push(&mut tc.slabs[c], s) };
+            return;
+        }
+        // SAFETY: owner; the Release CAS in try_orphan publishes this write.
+        unsafe { s.local(|l| l.list = ListTag::None) };
+        // Id first: once the bit is set a claimer may write its own id, which
+        // must not be overwritten. Until the bit is set, a free that reads
+        // ORPHANED finds no bit, fails its claim and pushes remotely.
+        s.set_owner(ORPHANED);
+        if s.remote.try_orphan() {
+            self.orphaned_n.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        s.set_owner(tc.id);
+        // SAFETY: owner again (nobody could claim: the bit was never set).
+        unsafe { full_push(&mut tc.slabs[c], s) };
+    }
+
+    /// Take orphaned slab `s` over for `tc` if its orphan bit is still set:
+    /// the blocks pushed onto it meanwhile come back on its free list; the
+    /// slab is released if that was all of them, else it goes on `tc`'s full
+    /// list (`partial`: to the partial list). True if `tc` owns it now (or
+    /// released it).
+    fn claim_orphan(&self, tc: &mut ThreadCache, s: &Slab, partial: bool) -> bool {
+        #[cfg(any(feature = "loom", feature = "shuttle"))]
+        let got = match self.reclaim_variant {
+            ReclaimVariant::CheckThenStore => s.remote.claim_orphan_check_then_store(),
+            _ => s.remote.claim_orphan(),
+        };
+        #[cfg(not(any(feature = "loom", feature = "shuttle")))]
+        let got = s.remote.claim_orphan();
+        let Some(chain) = got else { return false };
+        s.set_owner(tc.id);
+        self.orphaned_n.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: clearing the bit made `tc` the owner (the Acquire CAS saw
+        // the old owner's writes, released by its give-up); the chain holds
+        // blocks of `s` freed by other threads.
+        unsafe {
+            if !chain.is_null() {
+                s.splice_remote(chain);
+            }
+            let (used, c) = s.local(|l| (l.used, l.class as usize));
+            if used == 0 {
+                self.release_slab(s);
+            } else if partial {
+                list_push(&mut tc.slabs[c].partial, s, ListTag::Partial);
+            } else {
+                full_push(&mut tc.slabs[c], s);
+            }
+        }
+        true
+    }
+
+    /// Push the chain `h ..= t` of blocks of `s` onto its remote list; if
+    /// `s` turned out to be orphaned, claim it (the chain would otherwise
+    /// wait on a slab nobody owns).
+    ///
+    /// # Safety
+    /// As [`RemoteList::push_chain`](crate::remote::RemoteList::push_chain).
+    pub(super) unsafe fn push_remote(&self, tc: &mut ThreadCache, s: &Slab, h: *mut Block, t: *mut Block) {
+        // SAFETY: caller contract.
+        let orphaned = unsafe { s.remote.push_chain(h, t) };
+        #[cfg(any(feature = "loom", feature = "shuttle"))]
+        if self.reclaim_variant == ReclaimVariant::IgnoreOrphanOnPush {
+            return;
+        }
+        if orphaned {
+            self.init_cache(tc);
+            self.claim_orphan(tc, s, true);
+        }
+    }
+
+    /// A block is being freed into `s`, whose owner read as 0 or orphaned:
+    /// take the slab over for `tc`, onto its full list (the caller's local
+    /// free then moves it to the partial list, or releases it if that was
+    /// its last block). False if another thread took it first (the caller
+    /// frees remotely).
     pub(super) fn claim(&self, tc: &mut ThreadCache, s: &Slab) -> bool {
+        if s.owner() == ORPHANED {
+            return self.claim_orphan(tc, s, false);
+        }
         let mut ab = lock(&self.abandoned);
         if s.owner() != 0 {
             return false;
@@ -166,5 +298,11 @@ impl<P: PageSource> Heap<P> {
     /// Slabs currently abandoned by exited threads.
     pub fn abandoned_slabs(&self) -> usize {
         self.abandoned_n.load(Ordering::Relaxed)
+    }
+
+    /// Slabs currently orphaned: given up by their owner while exhausted,
+    /// waiting for a free into them.
+    pub fn orphaned_slabs(&self) -> usize {
+        self.orphaned_n.load(Ordering::Relaxed)
     }
 }

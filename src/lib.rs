@@ -134,6 +134,9 @@ pub use global::heap as global_heap;
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub use heap::Heap;
+#[cfg(all(feature = "internals", any(feature = "loom", feature = "shuttle")))]
+#[doc(hidden)]
+pub use heap::ReclaimVariant;
 #[cfg(all(feature = "internals", unix))]
 #[doc(hidden)]
 pub use platform::OsPages;

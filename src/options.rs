@@ -12,6 +12,7 @@
 //! | `HAKMEM_RETAIN_MB` | 16 | retired SuperSlabs kept mapped for reuse, in MiB; beyond this they are unmapped at once |
 //! | `HAKMEM_PURGE_DELAY_MS` | 10 | a retained SuperSlab (or cached large mapping) idle this long is purged (`madvise(DONTNEED)`) or unmapped at the next allocator slow path (refill, drain, large alloc/free, thread exit) or `trim()`; there is no background thread |
 //! | `HAKMEM_STATS` | 0 | 1 = print the statistics at process exit (always available; per-class counts need feature `stats`) |
+//! | `HAKMEM_ORPHAN` | 1 | 1 = a thread gives up each slab it has exhausted, so the thread that frees the slab's blocks takes it over and the last free releases it (memory freed by other threads goes back while its owner is idle); 0 = exhausted slabs stay with their owner until it allocates again or exits (the behaviour before; for comparison) |
 //! | `HAKMEM_THP` | 0 | 1 = ask for transparent huge pages on each new SuperSlab (`madvise(HUGEPAGE)`): one fault per 2 MiB instead of 512, but with the kernel's usual `defrag=madvise` each such fault may compact memory synchronously (a JSON batch job's parse phase ran 2.5x slower), and every SuperSlab touched costs 2 MiB resident (a thread touching each class once: +4.1 MiB instead of +0.6 MiB). Off by default |
 //!
 //! Programs set the same fields before the heap starts with
@@ -44,6 +45,8 @@ pub struct Options {
     pub stats_at_exit: bool,
     /// Hint transparent huge pages on new SuperSlabs (`HAKMEM_THP`).
     pub huge_pages: bool,
+    /// Give up exhausted slabs to whoever frees into them (`HAKMEM_ORPHAN`).
+    pub orphan_full_slabs: bool,
 }
 
 /// One `HAKMEM_*` variable: its name, the range it accepts (in its own unit)
@@ -57,7 +60,7 @@ struct Var {
 }
 
 /// The option table, in the order of the module's documentation.
-const VARS: [Var; 7] = [
+const VARS: [Var; 8] = [
     Var {
         name: c"HAKMEM_SS_ACQUIRE_DEBUG",
         min: 0,
@@ -101,6 +104,13 @@ const VARS: [Var; 7] = [
         set: |o, v| o.stats_at_exit = v != 0,
     },
     Var { name: c"HAKMEM_THP", min: 0, max: 1, get: |o| o.huge_pages as u64, set: |o, v| o.huge_pages = v != 0 },
+    Var {
+        name: c"HAKMEM_ORPHAN",
+        min: 0,
+        max: 1,
+        get: |o| o.orphan_full_slabs as u64,
+        set: |o, v| o.orphan_full_slabs = v != 0,
+    },
 ];
 
 /// What was wrong with one variable's value. Printed as one line, e.g.
@@ -136,6 +146,7 @@ impl Options {
         stats_at_exit: false,
         // Off: see the table above (issue 17's batch and footprint figures).
         huge_pages: false,
+        orphan_full_slabs: true,
     };
 
     /// The defaults overridden by the `HAKMEM_*` environment. Does not allocate.
@@ -220,6 +231,13 @@ impl Options {
         self.huge_pages = on;
         self
     }
+
+    /// With exhausted slabs given up to whoever frees into them, or kept by
+    /// their owner.
+    pub const fn with_orphan_full_slabs(mut self, on: bool) -> Self {
+        self.orphan_full_slabs = on;
+        self
+    }
 }
 
 impl Default for Options {
@@ -286,6 +304,7 @@ mod tests {
             (c"HAKMEM_PURGE_DELAY_MS", b"7"),
             (c"HAKMEM_STATS", b"1"),
             (c"HAKMEM_THP", b"0"),
+            (c"HAKMEM_ORPHAN", b"0"),
         ];
         let (o, lines) = apply(Options::DEFAULT, env);
         assert!(lines.is_empty(), "{lines:?}");
@@ -295,7 +314,8 @@ mod tests {
             .with_retain_bytes(3 << 20)
             .with_purge_delay_ns(7_000_000)
             .with_stats_at_exit(true)
-            .with_huge_pages(false);
+            .with_huge_pages(false)
+            .with_orphan_full_slabs(false);
         assert_eq!(o, want);
     }
 

@@ -39,6 +39,11 @@ pub(crate) fn on_block_boundary(p: *const u8, c: usize) -> bool {
     off.wrapping_mul(m) < m
 }
 
+/// The owner id of an orphaned slab: its owner parked it full and gave it
+/// up (the orphan bit on its remote list says so; see `heap_reclaim`). No
+/// cache has this id (ids count up from 1).
+pub(crate) const ORPHANED: usize = usize::MAX;
+
 /// Which owner-side list a slab is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ListTag {
@@ -114,7 +119,7 @@ impl Slab {
         }
     }
 
-    /// Owner id (0 = none / abandoned).
+    /// Owner id (0 = none / abandoned, [`ORPHANED`] = given up while full).
     #[inline]
     pub fn owner(&self) -> usize {
         self.owner.load(Ordering::Relaxed)
@@ -124,6 +129,13 @@ impl Slab {
     #[inline]
     pub(crate) fn class(&self) -> usize {
         self.class.load(Ordering::Relaxed) as usize
+    }
+
+    /// Whether blocks wait on this slab's remote list while it is orphaned
+    /// (never true at a quiescent point; the models check it).
+    #[cfg(feature = "internals")]
+    pub fn stranded(&self) -> bool {
+        self.remote.stranded()
     }
 
     /// Set the owner id.
@@ -200,9 +212,32 @@ impl Slab {
         if head.is_null() {
             return None;
         }
-        // SAFETY: owner (caller contract); the chain is ours after take_all:
-        // blocks of this slab freed by other threads, each link checked
-        // before it is followed.
+        // SAFETY: owner (caller contract); the chain is ours after take_all.
+        Some(unsafe { self.walk_remote(head) })
+    }
+
+    /// Put a chain taken from the remote list (by a claim of an orphaned
+    /// slab) on the local free list, checked as [`Slab::collect_remote`] does.
+    ///
+    /// # Safety
+    /// Caller owns the slab and the non-null chain at `head` (blocks of this
+    /// slab freed by other threads).
+    pub(crate) unsafe fn splice_remote(&self, head: *mut Block) {
+        // SAFETY: caller contract.
+        unsafe {
+            let (h, t, n) = self.walk_remote(head);
+            self.splice_free(h, t, n);
+        }
+    }
+
+    /// Walk a remote chain: `(head, tail, count)`, every link checked, the
+    /// walk bounded by the blocks handed out (see [`Slab::take_remote`]).
+    ///
+    /// # Safety
+    /// Caller owns the slab and the non-null chain at `head`.
+    unsafe fn walk_remote(&self, head: *mut Block) -> (*mut Block, *mut Block, u32) {
+        // SAFETY: owner (caller contract); blocks of this slab freed by other
+        // threads, each link checked before it is followed.
         unsafe {
             self.local(|l| {
                 check_link(l, head, head);
@@ -219,7 +254,7 @@ impl Slab {
                     tail = nx;
                     n += 1;
                 }
-                Some((head, tail, n))
+                (head, tail, n)
             })
         }
     }

@@ -422,7 +422,10 @@ fn an_abandoned_slab_is_released_by_whoever_frees_its_last_block() {
     let mut t1 = ThreadCache::new();
     let keep: Vec<_> = (0..3000).map(|_| unsafe { h.alloc(&mut t1, l) }).collect();
     unsafe { h.thread_exit(&mut t1) };
-    assert!(h.abandoned_slabs() > 40, "{} abandoned", h.abandoned_slabs());
+    // Exhausted slabs were orphaned as the thread filled them (see
+    // `heap_reclaim`), the last one abandoned at its exit.
+    let ownerless = h.abandoned_slabs() + h.orphaned_slabs();
+    assert!(ownerless > 40, "{} abandoned, {} orphaned", h.abandoned_slabs(), h.orphaned_slabs());
     // Another thread frees every block and allocates nothing of that class:
     // no refill ever adopts the slabs; the frees themselves must release them.
     let mut t2 = ThreadCache::new();
@@ -437,6 +440,66 @@ fn an_abandoned_slab_is_released_by_whoever_frees_its_last_block() {
     }
     unsafe { h.thread_exit(&mut t2) };
     assert_eq!(h.abandoned_slabs(), 0, "abandoned slabs left after all their blocks came back");
+    assert_eq!(h.orphaned_slabs(), 0, "orphaned slabs left after all their blocks came back");
+    assert_eq!(h.pool().stats().live_superslabs, 0);
+}
+
+/// One owner fills 3000 blocks (about 48 slabs) and stays alive without
+/// allocating again; another thread frees them all. With exhausted slabs
+/// orphaned, the frees take the slabs over and release them: only the
+/// owner's current slab stays. With `orphan_full_slabs` off (the behaviour
+/// before), the freed blocks wait on the remote lists of slabs the idle owner
+/// still holds, and nothing is released.
+fn idle_owner_live_superslabs(orphan: bool) -> (u64, usize) {
+    let h = Heap::with_options(
+        MockPages::new(),
+        Options::DEFAULT.with_drain_interval(2048).with_retain_bytes(0).with_orphan_full_slabs(orphan),
+    );
+    let l = Layout::from_size_align(1000, 8).unwrap();
+    let mut owner = ThreadCache::new();
+    let keep: Vec<_> = (0..3000).map(|_| unsafe { h.alloc(&mut owner, l) }).collect();
+    let mut freer = ThreadCache::new();
+    // SAFETY: live blocks of `l`, freed once.
+    unsafe {
+        for q in keep {
+            h.dealloc(&mut freer, q, l);
+        }
+        h.flush(&mut freer);
+    }
+    h.trim();
+    let left = (h.pool().stats().live_superslabs, h.orphaned_slabs());
+    unsafe { h.thread_exit(&mut owner) };
+    h.trim();
+    assert_eq!(h.pool().stats().live_superslabs, 0, "everything goes once the owner exits");
+    left
+}
+
+#[test]
+fn blocks_freed_while_their_owner_is_idle_release_their_slabs() {
+    let (live, orphaned) = idle_owner_live_superslabs(true);
+    assert_eq!((live, orphaned), (1, 0), "live SuperSlabs and orphaned slabs left while the owner idles");
+    let (live_before, _) = idle_owner_live_superslabs(false);
+    assert!(live_before > 1, "without orphaning the idle owner keeps its slabs: {live_before} SuperSlabs");
+}
+
+/// An owner that frees the blocks of a slab it gave up takes the slab back
+/// (claim), and the free of its last block releases it.
+#[test]
+fn an_owner_takes_back_its_orphaned_slab() {
+    let h = heap(2048, 0);
+    let l = Layout::from_size_align(4096, 8).unwrap();
+    let mut tc = ThreadCache::new();
+    // 16 blocks per slab: 40 blocks exhaust two slabs.
+    let v: Vec<_> = (0..40).map(|_| unsafe { h.alloc(&mut tc, l) }).collect();
+    assert!(h.orphaned_slabs() >= 1, "exhausted slabs are orphaned");
+    // SAFETY: live blocks of `l`, freed once.
+    unsafe {
+        for p in v {
+            h.dealloc(&mut tc, p, l);
+        }
+        h.flush(&mut tc);
+    }
+    assert_eq!((h.orphaned_slabs(), h.abandoned_slabs()), (0, 0));
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 

@@ -103,6 +103,21 @@ pub enum Symptom {
     /// A slab reported zeroed that does not read all-zero ("dirty zeroed
     /// slab", [`check_zeroed`]).
     DirtyZeroed,
+    /// Blocks wait on the remote list of an orphaned slab at a quiescent
+    /// point: nobody owns the slab and nobody will claim it for them
+    /// ("block stranded on an orphaned slab"; if they were its last live
+    /// blocks, the slab would never be released).
+    #[cfg_attr(feature = "shuttle", allow(dead_code))]
+    Stranded,
+    /// A slab taken over by two threads at once: both touch its owner-only
+    /// state (loom's "Causality violation: Concurrent ... `UnsafeCell`") or
+    /// both hand out one of its blocks ("handed out twice").
+    #[cfg_attr(feature = "shuttle", allow(dead_code))]
+    SlabOwnedTwice,
+    /// A slab purged (zeroed) while a thread owned it and had written into
+    /// it ("slab purged while owned").
+    #[cfg_attr(feature = "shuttle", allow(dead_code))]
+    PurgedOwned,
 }
 
 impl Symptom {
@@ -112,6 +127,9 @@ impl Symptom {
             Symptom::RetiredActivated => "activation of a slot of a retired SuperSlab",
             Symptom::OwnedTwice => "slot owned twice",
             Symptom::DirtyZeroed => "dirty zeroed slab",
+            Symptom::Stranded => "block stranded on an orphaned slab",
+            Symptom::SlabOwnedTwice => "slab owned twice",
+            Symptom::PurgedOwned => "slab purged while owned",
         }
     }
 
@@ -122,6 +140,12 @@ impl Symptom {
             }
             Symptom::OwnedTwice => msg.contains("handed out twice"),
             Symptom::DirtyZeroed => msg.contains("dirty zeroed slab"),
+            Symptom::Stranded => msg.contains("block stranded on an orphaned slab"),
+            Symptom::PurgedOwned => msg.contains("slab purged while owned"),
+            Symptom::SlabOwnedTwice => {
+                (msg.contains("Causality violation: Concurrent") && msg.contains("UnsafeCell"))
+                    || msg.contains("handed out twice")
+            }
         }
     }
 }
@@ -299,6 +323,13 @@ impl World {
         assert!(self.owned.lock().unwrap().remove(&(g.meta, g.slot)), "model invariant: release of {g:?} not owned");
         self.pushes.fetch_add(1, Ordering::Relaxed);
         unsafe { self.pool.release(g.meta, g.slot, self.flavour.class) };
+    }
+
+    /// Count `n` entries pushed by the pool itself (a purge of EMPTY slabs
+    /// re-pushes one per slab).
+    #[cfg_attr(feature = "shuttle", allow(dead_code))]
+    pub fn add_pushes(&self, n: usize) {
+        self.pushes.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Push an explicit entry on the freelist.

@@ -9,6 +9,13 @@
 //!   SuperSlab retires (preemption bound 2).
 //! * Model 3, `cross_thread_free`: a remote free through the Heap API racing
 //!   the owner's exit, adoption and retirement (preemption bound 4).
+//! * Model 5, `orphan_claim`: an owner giving up an exhausted slab (the
+//!   orphan bit) while two threads free blocks of it and race to take it
+//!   over; with two negative controls (a push that ignores the bit, a claim
+//!   by load-then-store).
+//! * Model 6, `purge_empty`: `trim`'s purge of EMPTY slabs in live
+//!   SuperSlabs racing a Stage 1 acquire of the same slab; with a negative
+//!   control (purge without taking the slot).
 //!
 //! Models 1 and 2 also run as negative controls with the seed's two broken
 //! Stage 1 variants and must fail. Every model asserts, per execution: no
@@ -22,10 +29,12 @@
 #[path = "common.rs"]
 mod common;
 
-use common::{assert_heap_retired, opts, pin_mmap_threshold, symptom_caught, Flavour, Got, Report, Symptom, World};
+use common::{
+    assert_heap_retired, dirty, opts, pin_mmap_threshold, symptom_caught, Flavour, Got, Report, Symptom, World, DIRTY,
+};
 use hakmem_alloc::config::SLAB_SIZE;
-use hakmem_alloc::pool::{Stage1Variant, Stage2Variant};
-use hakmem_alloc::{Entry, Generation, Heap, MockPages, Stage, ThreadCache};
+use hakmem_alloc::pool::{PurgeVariant, Stage1Variant, Stage2Variant};
+use hakmem_alloc::{Entry, Generation, Heap, MockPages, ReclaimVariant, Stage, ThreadCache};
 use loom::sync::Arc;
 use loom::thread;
 use std::alloc::Layout;
@@ -431,6 +440,208 @@ fn loom_cross_thread_free() {
             "abandoned 0 retired 2 stage1 0 stale_dropped 0",
         ],
     );
+}
+
+// ---------------------------------------------------------------------------
+// Model 5: an owner orphans an exhausted slab while others free into it.
+// ---------------------------------------------------------------------------
+
+/// The owner O allocates every block of one slab (16 under loom) in the
+/// setup, so the slab is exhausted. Then, concurrently:
+/// * O allocates once more: its refill finds the slab exhausted and gives
+///   it up (owner id `ORPHANED`, then the orphan bit on the empty remote
+///   list with one CAS), or, if a block came back first, keeps it and
+///   reuses that block; then O frees its new block and stays idle (alive,
+///   no exit);
+/// * R and S each free one block of the slab and exit: each reads the owner
+///   id (O's, stale or not, or `ORPHANED`) and either pushes its block onto
+///   the remote list (and, finding the bit set, claims the slab) or claims
+///   the orphaned slab directly; a claimer that exits with live blocks in it
+///   abandons it.
+///
+/// At the join: no block waits on the list of a slab nobody owns (the
+/// stranded check). Then the main thread frees the other 14 blocks and O's
+/// cache is flushed: everything must be released and retired. loom checks
+/// that the slab's owner-only state is never touched by two threads without
+/// synchronisation (two owners at once).
+fn orphan_claim(variant: ReclaimVariant, cov: &Coverage) {
+    let opts = opts().with_drain_interval(2);
+    let mut heap = Heap::with_options(MockPages::new(), opts);
+    heap.set_reclaim_variant(variant);
+    let w = Arc::new(HeapWorld { heap, live: Mutex::new(HashSet::new()) });
+    let mut tco = ThreadCache::new();
+    let per_slab = SLAB_SIZE / BIG;
+    let blocks: Vec<Blk> = (0..per_slab).map(|i| w.alloc(&mut tco, 100 + i as u64)).collect();
+    let slab0 = blocks[0].0 & !(SLAB_SIZE - 1);
+    assert!(blocks.iter().all(|b| b.0 & !(SLAB_SIZE - 1) == slab0), "model setup: blocks not in one slab");
+    let (meta, slot) = w.heap.pool().lookup(slab0 as *const u8).expect("model setup: slab not live");
+
+    let wo = w.clone();
+    let o = spawn(move || {
+        let mut tco = tco;
+        let x = wo.alloc(&mut tco, 1);
+        let reused = x.0 & !(SLAB_SIZE - 1) == slab0;
+        wo.free(&mut tco, x, 1);
+        (tco, reused)
+    });
+    let (p, q) = (blocks[0], blocks[1]);
+    let wr = w.clone();
+    let r = spawn(move || {
+        let mut tc = ThreadCache::new();
+        wr.free(&mut tc, p, 100);
+        unsafe { wr.heap.thread_exit(&mut tc) };
+    });
+    let ws = w.clone();
+    let t = spawn(move || {
+        let mut tc = ThreadCache::new();
+        ws.free(&mut tc, q, 101);
+        unsafe { ws.heap.thread_exit(&mut tc) };
+    });
+    let (mut tco, reused) = o.join().unwrap();
+    r.join().unwrap();
+    t.join().unwrap();
+
+    let s0 = w.heap.pool().slab(meta, slot);
+    assert!(
+        !s0.stranded(),
+        "model invariant: block stranded on an orphaned slab (nobody owns it, nobody will claim it)"
+    );
+    let owner = match s0.owner() {
+        0 => "abandoned",
+        usize::MAX => "orphaned",
+        _ => "owner",
+    };
+    cover(cov, format!("slab 0 {owner}, O reused a block of it: {reused}"));
+
+    let mut tc = ThreadCache::new();
+    for (i, b) in blocks.iter().enumerate().skip(2) {
+        w.free(&mut tc, *b, 100 + i as u64);
+    }
+    unsafe {
+        w.heap.thread_exit(&mut tc);
+        w.heap.thread_exit(&mut tco);
+    }
+    assert!(w.live.lock().unwrap().is_empty());
+    assert_heap_retired(&w.heap);
+}
+
+#[test]
+fn loom_orphan_claim() {
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("orphan_claim", Some(2), move || orphan_claim(ReclaimVariant::Real, &c));
+    assert_covered(
+        &cov,
+        &[
+            // A block came back before the give-up: O kept the slab and reused it.
+            "slab 0 owner, O reused a block of it: true",
+            // O gave it up; R or S claimed it and abandoned it at exit.
+            "slab 0 abandoned, O reused a block of it: false",
+        ],
+    );
+}
+
+/// A push that finds the orphan bit set leaves its block there: the block
+/// waits on a slab that nobody owns.
+#[test]
+#[should_panic(expected = "caught block stranded on an orphaned slab")]
+fn loom_orphan_claim_catches_ignored_orphan_bit() {
+    expect_caught("orphan_claim/IgnoreOrphanOnPush", Symptom::Stranded, Some(2), || {
+        orphan_claim(ReclaimVariant::IgnoreOrphanOnPush, &Coverage::default())
+    });
+}
+
+/// A claim that checks the bit with a load and clears it with a store: R
+/// and S can both see it set and both take the slab.
+#[test]
+#[should_panic(expected = "caught slab owned twice")]
+fn loom_orphan_claim_catches_check_then_store() {
+    expect_caught("orphan_claim/CheckThenStore", Symptom::SlabOwnedTwice, Some(2), || {
+        orphan_claim(ReclaimVariant::CheckThenStore, &Coverage::default())
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Model 6: purging EMPTY slabs of a live SuperSlab while they are reused.
+// ---------------------------------------------------------------------------
+
+/// Class 0: a purge re-pushes each slab on the freelist of its slab's
+/// class, which is 0 for slabs the pool models never set up.
+const LOOM_CLASS0: Flavour = Flavour { class: 0, ..LOOM };
+
+/// Slot 0 of a zeroed SuperSlab is held by the main thread (the SuperSlab
+/// stays live); slot 1 was used and released (EMPTY, dirtied, its entry on
+/// the freelist). Then, concurrently:
+/// * A acquires (Stage 1 on slot 1's entry, or, if the purge holds slot 1,
+///   drops the entry as stale and claims slot 2 in Stage 2), writes into
+///   the slab, checks its write is still there, releases;
+/// * P runs `purge_empty_slabs` (what `trim` does first): takes each EMPTY
+///   slot with the activating CAS, purges it (the mock zeroes it), releases
+///   it with a fresh entry.
+///
+/// A slab must never be purged while someone owns it ("slab purged while
+/// owned"); every entry pushed is popped exactly once, zeroed slabs read
+/// zero, and everything retires at the end (`World::finish`).
+fn purge_empty(variant: PurgeVariant, cov: &Coverage) {
+    let mut w = World::new(LOOM_CLASS0, Stage1Variant::Validated);
+    w.pool.set_purge_variant(variant);
+    let w = Arc::new(w);
+    let first = w.acquire();
+    let used = w.acquire();
+    assert_eq!((first.slot, used.slot), (0, 1));
+    w.release(used);
+
+    let wa = w.clone();
+    let a = spawn(move || {
+        let g = wa.acquire();
+        dirty(&g);
+        // The owner uses the slab a while: let P run in between.
+        thread::yield_now();
+        // SAFETY: the slab is mapped and owned by this thread.
+        let v = unsafe { (g.base as *const u64).read() };
+        assert_eq!(v, u64::from_ne_bytes([DIRTY; 8]), "model invariant: slab purged while owned: {g:?}");
+        wa.release(g);
+        g
+    });
+    let wp = w.clone();
+    let p = spawn(move || {
+        let n = wp.pool.purge_empty_slabs();
+        wp.add_pushes(n);
+        n
+    });
+    let g = a.join().unwrap();
+    let n = p.join().unwrap();
+    cover(cov, format!("A {:?} slot {} purged {n}", g.stage, g.slot));
+    w.finish(vec![first]);
+}
+
+#[test]
+fn loom_purge_empty() {
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("purge_empty", Some(3), move || purge_empty(PurgeVariant::Owned, &c));
+    assert_covered(
+        &cov,
+        &[
+            // A held slot 1 through P's scan: nothing EMPTY to purge.
+            "A Reuse slot 1 purged 0",
+            // P purged slot 1 before or after A's use of it.
+            "A Reuse slot 1 purged 1",
+            // P held slot 1: A's entry was stale, A claimed slot 2 ...
+            "A Claim slot 2 purged 1",
+            // ... and released it before P's scan reached it.
+            "A Claim slot 2 purged 2",
+        ],
+    );
+}
+
+/// A purge that zeroes every slab that looks EMPTY without taking it.
+#[test]
+#[should_panic(expected = "caught slab purged while owned")]
+fn loom_purge_empty_catches_unowned_purge() {
+    expect_caught("purge_empty/Unowned", Symptom::PurgedOwned, Some(3), || {
+        purge_empty(PurgeVariant::Unowned, &Coverage::default())
+    });
 }
 
 // ---------------------------------------------------------------------------

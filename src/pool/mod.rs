@@ -124,6 +124,20 @@ pub enum Stage2Variant {
     TouchedHint,
 }
 
+/// How [`Pool::purge_empty_slabs`] takes an EMPTY slab before purging it.
+/// Model builds only: the buggy variant is a negative control for verify/.
+#[cfg(any(feature = "loom", feature = "shuttle"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PurgeVariant {
+    /// The real protocol: activate the slot (one CAS on the record's word),
+    /// purge, release it.
+    Owned,
+    /// Purge every slot that looks EMPTY (inactive, touched) without
+    /// activating it: a Stage 1 acquire can take the slot and write into it
+    /// meanwhile, and the purge zeroes what it wrote.
+    Unowned,
+}
+
 /// Counters of the pool (always on: they are on cold paths only).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -178,6 +192,8 @@ pub struct Pool<P: PageSource> {
     variant: Stage1Variant,
     #[cfg(any(feature = "loom", feature = "shuttle"))]
     stage2_variant: Stage2Variant,
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    purge_variant: PurgeVariant,
 }
 
 // SAFETY: all shared state is atomics, arenas of Sync records, or behind the
@@ -237,7 +253,16 @@ impl<P: PageSource> Pool<P> {
             variant: Stage1Variant::Validated,
             #[cfg(any(feature = "loom", feature = "shuttle"))]
             stage2_variant: Stage2Variant::Claimed,
+            #[cfg(any(feature = "loom", feature = "shuttle"))]
+            purge_variant: PurgeVariant::Owned,
         }
+    }
+
+    /// Select how EMPTY slabs are taken for a purge (model builds only;
+    /// negative controls).
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    pub fn set_purge_variant(&mut self, v: PurgeVariant) {
+        self.purge_variant = v;
     }
 
     /// Select the Stage 1 validation (model builds only; negative controls).
@@ -707,8 +732,78 @@ impl<P: PageSource> Pool<P> {
                 .is_ok()
     }
 
-    /// Unmap every retained SuperSlab now. Returns how many were unmapped.
+    /// Purge (`MADV_DONTNEED`) every EMPTY slab of every live SuperSlab:
+    /// slabs released to the freelists while their SuperSlab still holds
+    /// other slabs keep their pages otherwise. Each is taken as an acquire
+    /// takes a slot, by activating it with one CAS on its record's word (so
+    /// no Stage 1 acquire can hold it meanwhile, and the record cannot
+    /// retire), purged, and released again with a fresh freelist entry (its
+    /// old entry may have been popped and dropped as stale while it was
+    /// held). Purged slabs are not reported zeroed: Stage 1 never reports
+    /// zeroed, and the slot stays `touched`, so Stage 2 does not take it for
+    /// UNUSED. Returns how many slabs were purged (one entry pushed each).
+    pub fn purge_empty_slabs(&self) -> usize {
+        let mut purged = 0;
+        for i in 0..self.metas.len() {
+            let meta = self.metas.get(i);
+            let mut slot = 0;
+            while slot < SLOTS as u32 {
+                let w = SlotWord(meta.word.load(Ordering::Acquire));
+                if !w.live() {
+                    break;
+                }
+                let empty = w.active() & (1 << slot) == 0 && meta.touched.load(Ordering::Relaxed) & (1 << slot) != 0;
+                if !empty {
+                    slot += 1;
+                    continue;
+                }
+                #[cfg(any(feature = "loom", feature = "shuttle"))]
+                if self.purge_variant == PurgeVariant::Unowned {
+                    let ss = meta.ss.load(Ordering::Acquire);
+                    if !ss.is_null() {
+                        // SAFETY: none: this is the negative control's bug
+                        // (the slab may be owned by now; the mock zeroes it).
+                        unsafe { self.pages.purge(ss.wrapping_add(slot as usize * SLAB_SIZE), SLAB_SIZE) };
+                    }
+                    slot += 1;
+                    continue;
+                }
+                if meta
+                    .word
+                    .compare_exchange(w.0, w.with_active(slot).0, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    // The word moved (an acquire, a release, a retirement):
+                    // look at this slot again in the new word.
+                    continue;
+                }
+                // As every activation: mark the slot used in this generation
+                // before the release below makes it inactive again.
+                meta.touched.fetch_or(1 << slot, Ordering::Relaxed);
+                // Non-null while a slot is active; published by the store
+                // that made the word live, which our CAS read from.
+                let ss = meta.ss.load(Ordering::Acquire);
+                let base = ss.wrapping_add(slot as usize * SLAB_SIZE);
+                self.pages.check_mapped(base, SLAB_SIZE);
+                // SAFETY: we hold the slot (activated above): nobody else
+                // uses the slab's memory, and its SuperSlab stays mapped.
+                unsafe { self.pages.purge(base, SLAB_SIZE) };
+                let class = meta.slab(slot).class();
+                let class = if class < NUM_CLASSES { class } else { 0 };
+                // SAFETY: we activated the slot and no longer use it.
+                unsafe { self.release(i, slot, class) };
+                purged += 1;
+                slot += 1;
+            }
+        }
+        purged
+    }
+
+    /// Purge every EMPTY slab of the live SuperSlabs
+    /// ([`Pool::purge_empty_slabs`]), then unmap every retained SuperSlab.
+    /// Returns how many SuperSlabs were unmapped.
     pub fn trim(&self) -> usize {
+        self.purge_empty_slabs();
         let mut b = lock(&self.backend);
         let n = b.trim(&self.pages);
         self.purge_at.store(u64::MAX, Ordering::Relaxed);
