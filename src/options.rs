@@ -13,6 +13,7 @@
 //! | `HAKMEM_PURGE_DELAY_MS` | 10 | a retained SuperSlab (or cached large mapping) idle this long is purged (`madvise(DONTNEED)`) or unmapped at the next allocator slow path (refill, drain, large alloc/free, thread exit) or `trim()`; there is no background thread |
 //! | `HAKMEM_STATS` | 0 | 1 = print the statistics at process exit (always available; per-class counts need feature `stats`) |
 //! | `HAKMEM_THP` | 0 | 1 = ask for transparent huge pages on each new SuperSlab (`madvise(HUGEPAGE)`): one fault per 2 MiB instead of 512, but with the kernel's usual `defrag=madvise` each such fault may compact memory synchronously (a JSON batch job's parse phase ran 2.5x slower), and every SuperSlab touched costs 2 MiB resident (a thread touching each class once: +4.1 MiB instead of +0.6 MiB). Off by default |
+//! | `HAKMEM_POPULATE` | 1 | 1 = when `alloc_zeroed` hands out a never-used block of a fresh (zeroed) slab, map its pages in for writing with one `madvise(MADV_POPULATE_WRITE)` (Linux 5.14+; nothing on older kernels): a program that reads a zeroed block before writing it would otherwise fault twice per page (zero page, then copy). The populated part of a slab stays within twice what `alloc_zeroed` carved from it |
 //!
 //! Programs set the same fields before the heap starts with
 //! `HakMem::configure`; the environment still overrides them, variable by
@@ -44,6 +45,8 @@ pub struct Options {
     pub stats_at_exit: bool,
     /// Hint transparent huge pages on new SuperSlabs (`HAKMEM_THP`).
     pub huge_pages: bool,
+    /// Pre-fault the pages of never-used zeroed blocks (`HAKMEM_POPULATE`).
+    pub populate_zeroed: bool,
 }
 
 /// One `HAKMEM_*` variable: its name, the range it accepts (in its own unit)
@@ -57,7 +60,7 @@ struct Var {
 }
 
 /// The option table, in the order of the module's documentation.
-const VARS: [Var; 7] = [
+const VARS: [Var; 8] = [
     Var {
         name: c"HAKMEM_SS_ACQUIRE_DEBUG",
         min: 0,
@@ -101,6 +104,13 @@ const VARS: [Var; 7] = [
         set: |o, v| o.stats_at_exit = v != 0,
     },
     Var { name: c"HAKMEM_THP", min: 0, max: 1, get: |o| o.huge_pages as u64, set: |o, v| o.huge_pages = v != 0 },
+    Var {
+        name: c"HAKMEM_POPULATE",
+        min: 0,
+        max: 1,
+        get: |o| o.populate_zeroed as u64,
+        set: |o, v| o.populate_zeroed = v != 0,
+    },
 ];
 
 /// What was wrong with one variable's value. Printed as one line, e.g.
@@ -136,6 +146,8 @@ impl Options {
         stats_at_exit: false,
         // Off: see the table above (issue 17's batch and footprint figures).
         huge_pages: false,
+        // On: the `calloc` case's first round (issue 17), see the table above.
+        populate_zeroed: true,
     };
 
     /// The defaults overridden by the `HAKMEM_*` environment. Does not allocate.
@@ -220,6 +232,12 @@ impl Options {
         self.huge_pages = on;
         self
     }
+
+    /// With the pages of never-used zeroed blocks pre-faulted, or not.
+    pub const fn with_populate_zeroed(mut self, on: bool) -> Self {
+        self.populate_zeroed = on;
+        self
+    }
 }
 
 impl Default for Options {
@@ -286,6 +304,7 @@ mod tests {
             (c"HAKMEM_PURGE_DELAY_MS", b"7"),
             (c"HAKMEM_STATS", b"1"),
             (c"HAKMEM_THP", b"0"),
+            (c"HAKMEM_POPULATE", b"0"),
         ];
         let (o, lines) = apply(Options::DEFAULT, env);
         assert!(lines.is_empty(), "{lines:?}");
@@ -295,7 +314,8 @@ mod tests {
             .with_retain_bytes(3 << 20)
             .with_purge_delay_ns(7_000_000)
             .with_stats_at_exit(true)
-            .with_huge_pages(false);
+            .with_huge_pages(false)
+            .with_populate_zeroed(false);
         assert_eq!(o, want);
     }
 
