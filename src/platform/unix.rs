@@ -113,7 +113,8 @@ unsafe impl PageSource for OsPages {
 }
 
 /// Set once `madvise(MADV_POPULATE_WRITE)` has been refused as unknown
-/// (`EINVAL` before Linux 5.14, or `ENOSYS`): later calls make no system call.
+/// (`EINVAL` before Linux 5.14, or `ENOSYS`) or forbidden (`EPERM`, a
+/// seccomp filter): later calls make no system call.
 static POPULATE_UNSUPPORTED: AtomicBool = AtomicBool::new(false);
 
 /// What one [`populate_write`] call did.
@@ -121,7 +122,8 @@ static POPULATE_UNSUPPORTED: AtomicBool = AtomicBool::new(false);
 pub enum Populated {
     /// The kernel mapped the range in.
     Done,
-    /// The kernel does not know the advice: noted, and no later call asks again.
+    /// The kernel does not know (or forbids) the advice: noted, and no later
+    /// call asks again.
     Unsupported,
     /// No system call: an earlier call found the advice unsupported (or this
     /// is not Linux).
@@ -170,7 +172,7 @@ unsafe fn populate_with(ptr: *mut u8, len: usize, advice: libc::c_int, unsupport
         *libc::__errno_location() = e;
         if r == 0 {
             Populated::Done
-        } else if err == libc::EINVAL || err == libc::ENOSYS {
+        } else if err == libc::EINVAL || err == libc::ENOSYS || err == libc::EPERM {
             unsupported.store(true, Ordering::Relaxed);
             Populated::Unsupported
         } else {
