@@ -260,8 +260,8 @@ impl<P: PageSource> Heap<P> {
             // SAFETY: the current slab of tc's class-c lists is owned by tc.
             match unsafe { cur.as_ref() } {
                 Some(s) => {
-                    // SAFETY: owned slab.
-                    let p = unsafe { s.carve_zeroed() };
+                    // SAFETY: owned slab, of a SuperSlab of this pool's source.
+                    let p = unsafe { s.carve_zeroed(self.pool.pages(), self.pool.options().populate_zeroed) };
                     // SAFETY: owned slab.
                     if !p.is_null() || !bin_empty || unsafe { s.has_blocks() } {
                         return p;

@@ -9,6 +9,7 @@
 pub use crate::block::Block;
 use crate::block::{next, set_next};
 use crate::config::SLAB_SIZE;
+use crate::platform::PageSource;
 use crate::pool::Acquired;
 use crate::remote::RemoteList;
 use crate::size_class::{class_size, CLASS_SIZES, NUM_CLASSES};
@@ -63,6 +64,9 @@ pub(crate) struct SlabLocal {
     /// The bytes from `bump` to `end` read as zero (the slab came from the
     /// OS zeroed and nothing there was handed out since).
     pub zero_tail: bool,
+    /// End of the part of the slab [`Slab::carve_zeroed`] has pre-faulted
+    /// (page aligned; the slab's base until its first zeroed carve).
+    pub populated: *mut u8,
     pub bsize: u32,
     pub class: u32,
     pub list: ListTag,
@@ -108,6 +112,7 @@ impl Slab {
                 end: core::ptr::null_mut(),
                 used: 0,
                 zero_tail: false,
+                populated: core::ptr::null_mut(),
                 bsize: 0,
                 class: 0,
                 list: ListTag::None,
@@ -170,6 +175,7 @@ impl Slab {
                 l.end = a.base.wrapping_add(count * bsize);
                 l.used = 0;
                 l.zero_tail = a.zeroed;
+                l.populated = a.base;
                 l.bsize = bsize as u32;
                 l.class = class as u32;
                 l.list = ListTag::None;
@@ -344,21 +350,37 @@ impl Slab {
     /// be zero (see [`SlabLocal::zero_tail`]); its link word is not written,
     /// so the whole block reads as zero. Null otherwise.
     ///
+    /// With `populate`, the block's pages are mapped in for writing first
+    /// (`pages.prefault`), together with a window ahead as large as what the
+    /// slab has carved before it: a program that reads a zeroed block before
+    /// writing it (a `calloc`'d buffer checked, then filled) then takes no
+    /// page fault at all instead of two per page (the shared zero page, then
+    /// the copy), and a slab used for one block populates only that block's
+    /// pages. The pre-faulted part of a slab stays within twice the bytes
+    /// carved from it (plus one page), and within the slab.
+    ///
     /// # Safety
-    /// Caller owns the slab.
-    pub(crate) unsafe fn carve_zeroed(&self) -> *mut u8 {
+    /// Caller owns the slab, and `pages` is the source of its SuperSlab.
+    pub(crate) unsafe fn carve_zeroed<P: PageSource>(&self, pages: &P, populate: bool) -> *mut u8 {
         // SAFETY: owner-only state.
-        unsafe {
+        let (b, window) = unsafe {
             self.local(|l| {
                 if !l.zero_tail || l.bump >= l.end {
-                    return core::ptr::null_mut();
+                    return (core::ptr::null_mut(), None);
                 }
                 let b = l.bump;
                 l.bump = l.bump.wrapping_add(l.bsize as usize);
                 l.used += 1;
-                b
+                (b, if populate { populate_window(l, b) } else { None })
             })
+        };
+        if let Some((start, len)) = window {
+            // SAFETY: whole pages between the block's page and the end of
+            // the slab's blocks (rounded up to a page, still inside the
+            // slab): part of the live SuperSlab of `pages` the caller owns.
+            unsafe { pages.prefault(start, len) };
         }
+        b
     }
 
     /// Whether `take` could still serve a block: recycled, remote or fresh.
@@ -393,6 +415,27 @@ impl Slab {
             })
         }
     }
+}
+
+/// The pages to pre-fault for block `b`, just carved zeroed from the slab
+/// `l` describes: from the block's first page not yet populated to the end of
+/// the block plus as many bytes as were carved before it (rounded up to a
+/// page, at most to the page holding the slab's last block). Advances
+/// `l.populated`. None if the block's pages are populated already.
+fn populate_window(l: &mut SlabLocal, b: *mut u8) -> Option<(*mut u8, usize)> {
+    const PAGE: usize = crate::config::PAGE_SIZE;
+    let base = b as usize & !(SLAB_SIZE - 1);
+    let block_end = b as usize + l.bsize as usize;
+    if block_end <= l.populated as usize {
+        return None;
+    }
+    let start = (l.populated as usize).max(b as usize & !(PAGE - 1));
+    let limit = (l.end as usize).next_multiple_of(PAGE);
+    let want = (block_end + (b as usize - base)).next_multiple_of(PAGE).min(limit);
+    // Pointers derived from `b` (keeps its provenance); `start` may lie
+    // before the block (its first page) or inside it (a populated prefix).
+    l.populated = b.wrapping_add(want - b as usize);
+    Some((b.wrapping_offset(start as isize - b as isize), want - start))
 }
 
 /// Abort unless `nx`, the link found in block `b` of the slab described by

@@ -143,6 +143,32 @@ fn new_superslabs_get_huge_page_advice_only_when_asked() {
     }
 }
 
+/// `HAKMEM_THP_FROM_KB` / `HAKMEM_THP_AFTER_MB` (issue 17): a new SuperSlab
+/// gets the huge-page advice only when it is mapped for a class of at least
+/// the given size and the heap already holds the given amount.
+#[test]
+fn huge_page_advice_by_class_only_past_the_heap_size() {
+    use hakmem_alloc::size_class::class_of_size;
+    let (small, big) = (class_of_size(64), class_of_size(1024));
+    let opts =
+        Options::DEFAULT.with_huge_pages(false).with_huge_pages_from(1024).with_huge_pages_after(2 * SUPERSLAB_SIZE);
+    let p = Pool::new(MockPages::new(), opts);
+    // Mapped while fewer than two SuperSlabs are live: no advice.
+    let mut held: Vec<_> = (0..2 * SLOTS).map(|_| p.acquire(big).unwrap()).collect();
+    assert_eq!(p.pages().hinted_bytes(), 0, "a small heap keeps 4 KiB pages");
+    // Past the size, a SuperSlab mapped for a small class: no advice.
+    held.extend((0..SLOTS).map(|_| p.acquire(small).unwrap()));
+    assert_eq!(p.pages().hinted_bytes(), 0, "small classes keep 4 KiB pages");
+    // Past the size, for a big class: advised.
+    held.push(p.acquire(big).unwrap());
+    assert_eq!(held.iter().filter(|a| a.stage == Stage::Map).count(), 4);
+    assert_eq!(p.pages().hinted_bytes(), SUPERSLAB_SIZE);
+    // The same heap with the class rule off.
+    let p = Pool::new(MockPages::new(), opts.with_huge_pages_from(0));
+    let _held: Vec<_> = (0..4 * SLOTS).map(|_| p.acquire(big).unwrap()).collect();
+    assert_eq!(p.pages().hinted_bytes(), 0, "HAKMEM_THP_FROM_KB=0 advises nothing");
+}
+
 #[test]
 fn out_of_memory_returns_none() {
     let p = Pool::new(MockPages::new(), Options::DEFAULT);

@@ -90,6 +90,7 @@ struct State {
     fail_after: Option<u64>,
     clock: u64,
     hinted: usize,
+    prefaulted: usize,
 }
 
 /// Heap-backed, self-checking page source.
@@ -118,6 +119,7 @@ impl MockPages {
                 fail_after: None,
                 clock: 0,
                 hinted: 0,
+                prefaulted: 0,
             }),
         }
     }
@@ -158,6 +160,11 @@ impl MockPages {
     /// Total bytes passed to `hint_dense` (huge-page advice) so far.
     pub fn hinted_bytes(&self) -> usize {
         self.st.with(|s| s.hinted)
+    }
+
+    /// Total bytes passed to `prefault` so far.
+    pub fn prefaulted_bytes(&self) -> usize {
+        self.st.with(|s| s.prefaulted)
     }
 
     /// Advance the mock clock (purge-delay tests).
@@ -220,6 +227,15 @@ unsafe impl PageSource for MockPages {
     unsafe fn hint_dense(&self, ptr: *mut u8, len: usize) {
         assert!(self.is_mapped(ptr, len), "hakmem mock: advice on unmapped memory at {ptr:p}");
         self.st.with(|s| s.hinted += len);
+    }
+
+    unsafe fn prefault(&self, ptr: *mut u8, len: usize) {
+        assert!(
+            ptr as usize % crate::config::PAGE_SIZE == 0 && len % crate::config::PAGE_SIZE == 0 && len > 0,
+            "hakmem mock: prefault of a range that is not whole pages at {ptr:p}"
+        );
+        assert!(self.is_mapped(ptr, len), "hakmem mock: prefault of unmapped memory at {ptr:p}");
+        self.st.with(|s| s.prefaulted += len);
     }
 
     fn check_mapped(&self, ptr: *const u8, len: usize) {

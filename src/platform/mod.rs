@@ -15,8 +15,8 @@ mod unix;
 pub use mock::MockPages;
 #[cfg(unix)]
 pub use unix::{
-    getenv, is_mapped, now_ns, on_fork, on_process_exit, page_size, random_word, register_thread_exit, resident_bytes,
-    set_errno,
+    getenv, is_mapped, now_ns, on_fork, on_process_exit, page_size, populate_write, random_word, Populated, register_thread_exit,
+    resident_bytes, set_errno,
     thread_exit_key_fork_lock, thread_exit_key_fork_unlock, write_stderr, OsPages,
 };
 
@@ -86,6 +86,15 @@ pub unsafe trait PageSource: Sync {
     /// # Safety
     /// The range must lie inside a live mapping of this source.
     unsafe fn hint_dense(&self, _ptr: *mut u8, _len: usize) {}
+
+    /// Map a range's pages in for writing now, leaving its contents as they
+    /// are (a program about to read and then write fresh zeroed memory takes
+    /// one system call instead of two page faults per page). Best effort:
+    /// where the OS cannot do it, nothing happens. Default: nothing.
+    ///
+    /// # Safety
+    /// The range must be whole pages inside a live mapping of this source.
+    unsafe fn prefault(&self, _ptr: *mut u8, _len: usize) {}
 
     /// Make whole pages inaccessible (a guard page) or accessible again.
     /// Default: nothing (a source without protection has no guard pages).

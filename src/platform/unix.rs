@@ -3,7 +3,7 @@
 
 use super::PageSource;
 use crate::config::PAGE_SIZE;
-use crate::sync::unmodeled::{AtomicU8, Ordering};
+use crate::sync::unmodeled::{AtomicBool, AtomicU8, Ordering};
 use core::ffi::CStr;
 use core::ptr::null_mut;
 
@@ -80,6 +80,11 @@ unsafe impl PageSource for OsPages {
         unsafe { libc::madvise(ptr.cast(), len, libc::MADV_HUGEPAGE) };
     }
 
+    unsafe fn prefault(&self, ptr: *mut u8, len: usize) {
+        // SAFETY: whole pages inside a live mapping of ours (trait contract).
+        unsafe { populate_write(ptr, len) };
+    }
+
     unsafe fn protect(&self, ptr: *mut u8, len: usize, accessible: bool) {
         let prot = if accessible { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_NONE };
         // SAFETY: whole pages inside a live mapping of ours (trait contract).
@@ -104,6 +109,75 @@ unsafe impl PageSource for OsPages {
 
     fn resident_bytes(&self) -> u64 {
         resident_bytes()
+    }
+}
+
+/// Set once `madvise(MADV_POPULATE_WRITE)` has been refused as unknown
+/// (`EINVAL` before Linux 5.14, or `ENOSYS`) or forbidden (`EPERM`, a
+/// seccomp filter): later calls make no system call.
+static POPULATE_UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+
+/// What one [`populate_write`] call did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Populated {
+    /// The kernel mapped the range in.
+    Done,
+    /// The kernel does not know (or forbids) the advice: noted, and no later
+    /// call asks again.
+    Unsupported,
+    /// No system call: an earlier call found the advice unsupported (or this
+    /// is not Linux).
+    Skipped,
+    /// The kernel knows the advice but did not finish (out of memory, a
+    /// signal): nothing to do, the pages fault in when touched.
+    Failed,
+}
+
+/// Map `[ptr, ptr + len)` in for writing (`madvise(MADV_POPULATE_WRITE)`,
+/// Linux 5.14+) without changing its contents; on a kernel that does not
+/// know the advice, do nothing, now and later. Leaves `errno` as it was.
+///
+/// # Safety
+/// The range is whole pages inside a live private anonymous mapping of ours.
+pub unsafe fn populate_write(ptr: *mut u8, len: usize) -> Populated {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: caller contract.
+        unsafe { populate_with(ptr, len, libc::MADV_POPULATE_WRITE, &POPULATE_UNSUPPORTED) }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (ptr, len, &POPULATE_UNSUPPORTED);
+        Populated::Skipped
+    }
+}
+
+/// [`populate_write`] with the advice and the "unsupported" flag as
+/// parameters, so a test can force the fallback with an advice the kernel
+/// refuses, without touching the process-wide flag.
+///
+/// # Safety
+/// As [`populate_write`].
+#[cfg(target_os = "linux")]
+unsafe fn populate_with(ptr: *mut u8, len: usize, advice: libc::c_int, unsupported: &AtomicBool) -> Populated {
+    if unsupported.load(Ordering::Relaxed) {
+        return Populated::Skipped;
+    }
+    // SAFETY: errno's location is this thread's; the range is whole pages of
+    // a live mapping of ours (caller contract) and populating keeps contents.
+    unsafe {
+        let e = *libc::__errno_location();
+        let r = libc::madvise(ptr.cast(), len, advice);
+        let err = *libc::__errno_location();
+        *libc::__errno_location() = e;
+        if r == 0 {
+            Populated::Done
+        } else if err == libc::EINVAL || err == libc::ENOSYS || err == libc::EPERM {
+            unsupported.store(true, Ordering::Relaxed);
+            Populated::Unsupported
+        } else {
+            Populated::Failed
+        }
     }
 }
 
@@ -280,4 +354,57 @@ pub fn resident_bytes() -> u64 {
     let mut fields = s.split(|&b| b == b' ');
     let _size = fields.next();
     fields.next().and_then(crate::options::parse_u64).map_or(0, |pages| pages * PAGE_SIZE as u64)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    const LEN: usize = 16 * PAGE_SIZE;
+
+    /// Pages of `[p, p + LEN)` that are resident (`mincore`).
+    fn resident_pages(p: *mut u8) -> usize {
+        let mut v = [0u8; LEN / PAGE_SIZE];
+        // SAFETY: `p` is a live page-aligned mapping of LEN bytes; `v` has one byte per page.
+        assert_eq!(unsafe { libc::mincore(p.cast(), LEN, v.as_mut_ptr()) }, 0);
+        v.iter().filter(|&&b| b & 1 != 0).count()
+    }
+
+    #[test]
+    fn populate_maps_the_range_in_and_keeps_it_zero() {
+        let p = OsPages.map(LEN, PAGE_SIZE);
+        assert!(!p.is_null());
+        assert_eq!(resident_pages(p), 0, "a fresh mapping starts empty");
+        let flag = AtomicBool::new(false);
+        // SAFETY: a live mapping of ours, whole pages.
+        let r = unsafe { populate_with(p, LEN, libc::MADV_POPULATE_WRITE, &flag) };
+        // This test machine runs Linux >= 5.14 (see the README's Platforms).
+        assert_eq!(r, Populated::Done);
+        assert_eq!(resident_pages(p), LEN / PAGE_SIZE);
+        // SAFETY: LEN readable bytes.
+        assert!(unsafe { core::slice::from_raw_parts(p, LEN) }.iter().all(|&b| b == 0));
+        // SAFETY: the mapping made above.
+        unsafe { OsPages.unmap(p, LEN) };
+    }
+
+    #[test]
+    fn an_unknown_advice_falls_back_once_and_then_makes_no_call() {
+        let p = OsPages.map(LEN, PAGE_SIZE);
+        assert!(!p.is_null());
+        let flag = AtomicBool::new(false);
+        set_errno(42);
+        // An advice no kernel knows stands for MADV_POPULATE_WRITE before 5.14.
+        // SAFETY: a live mapping of ours, whole pages.
+        let first = unsafe { populate_with(p, LEN, 0x7fff, &flag) };
+        assert_eq!(first, Populated::Unsupported);
+        // SAFETY: errno's location is this thread's.
+        assert_eq!(unsafe { *libc::__errno_location() }, 42, "errno is left as it was");
+        assert!(flag.load(Ordering::Relaxed));
+        // SAFETY: as above.
+        let second = unsafe { populate_with(p, LEN, libc::MADV_POPULATE_WRITE, &flag) };
+        assert_eq!(second, Populated::Skipped, "no second system call once refused");
+        assert_eq!(resident_pages(p), 0, "the fallback does nothing");
+        // SAFETY: the mapping made above.
+        unsafe { OsPages.unmap(p, LEN) };
+    }
 }

@@ -568,7 +568,9 @@ impl<P: PageSource> Pool<P> {
                     trace!(self, "[SP_ACQUIRE_STAGE3] class={} out of memory", class);
                     return None;
                 }
-                if self.opts.huge_pages {
+                let (from, after) = (self.opts.huge_pages_from, self.opts.huge_pages_after as u64);
+                let big_heap = self.counters.live.load(Ordering::Relaxed) * SUPERSLAB_SIZE as u64 >= after;
+                if self.opts.huge_pages || from != 0 && big_heap && crate::size_class::class_size(class) >= from {
                     // SAFETY: `p` is the whole SuperSlab just mapped; the
                     // hint changes no contents.
                     unsafe { self.pages.hint_dense(p, SUPERSLAB_SIZE) };
