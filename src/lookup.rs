@@ -2,6 +2,11 @@
 //! `realloc`, `malloc_usable_size`, [`HakMem::usable_size`](crate::HakMem))
 //! is, found from the pointer alone.
 //!
+//! First the page map's class table (two loads): a non-zero byte is the class
+//! of an active slab, and a pointer on a block boundary of that class is a
+//! small block of it, which is all the full check below would prove. Any
+//! other pointer takes the full check.
+//!
 //! A pointer inside a live SuperSlab (the page map says so) is a small
 //! block: its slot must be active and the pointer must be a block boundary of
 //! the slab's class (read from the slab, which any thread may do while one of
@@ -50,7 +55,29 @@ pub(crate) enum Kind {
 /// Classify `p` (non-null), aborting with `hakmem: invalid free at <p>` if it
 /// cannot be a block of `heap`. With `probe`, the header page of a would-be
 /// large block is checked to be mapped before it is read.
+#[inline]
 pub(crate) fn classify<P: PageSource>(heap: &Heap<P>, p: *const u8, probe: bool) -> Kind {
+    // The byte is non-zero only between the CAS that activated the slot for
+    // this class and the clear before the CAS that releases it, so for a
+    // boundary pointer the answer is the one `classify_full` would give. A
+    // caller freeing a live block synchronised with the block's allocation,
+    // which came after the byte was set, and the slot cannot be released
+    // while the block is live: it always sees the byte.
+    let v = heap.pool().active_class(p);
+    if v != 0 {
+        let c = v as usize - 1;
+        if on_boundary(p as usize & (SLAB_SIZE - 1), c) {
+            return Kind::Small(c);
+        }
+    }
+    classify_full(heap, p, probe)
+}
+
+/// [`classify`] from the SuperSlab's record: large blocks, misuse, and small
+/// blocks whose class byte was not (yet) seen.
+#[cold]
+#[inline(never)]
+fn classify_full<P: PageSource>(heap: &Heap<P>, p: *const u8, probe: bool) -> Kind {
     let Some((m, slot)) = heap.pool().lookup(p) else {
         let a = p as usize;
         if a % PAGE_SIZE != 0 || a < PAGE_SIZE || (probe && !header_mapped(a - PAGE_SIZE)) {
