@@ -123,6 +123,13 @@ rules!(
     fork,
 );
 
+/// `free_sized` with a size the block cannot hold (the C23 rule is "the
+/// size it was allocated with").
+#[test]
+fn free_sized_too_large() {
+    aborts_with("free_sized_too_large", &["free_sized with a size larger than the block"]);
+}
+
 #[test]
 fn invalid_free_stack() {
     aborts_with("invalid_free_stack", &["invalid free"]);

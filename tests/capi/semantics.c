@@ -285,7 +285,23 @@ static int rule_free_sized(void) {
     free_aligned_sized(p, 256, 512);
     p = malloc(1 << 20);
     free_sized(p, 1 << 20);
+    /* A realloc that shrinks in place: the size given is not the class's. */
+    p = malloc(1000);
+    void *q = realloc(p, 600);
+    CHECK(q == p);
+    free_sized(q, 600);
+    /* The usable size is accepted too. */
+    p = malloc(100);
+    free_sized(p, malloc_usable_size(p));
     return 0;
+}
+
+static int rule_free_sized_too_large(void) {
+    void (*free_sized)(void *, size_t) = (void (*)(void *, size_t))dlsym(RTLD_DEFAULT, "free_sized");
+    CHECK(free_sized != NULL);
+    void *p = malloc(100);
+    free_sized(p, malloc_usable_size(p) + 1);
+    return 1; /* must not get here */
 }
 
 static int rule_trim_mallopt_mallinfo2(void) {
@@ -637,6 +653,7 @@ static const struct rule rules[] = {
     {"memalign_valloc_pvalloc", rule_memalign_valloc_pvalloc},
     {"usable_size", rule_usable_size},
     {"free_sized", rule_free_sized},
+    {"free_sized_too_large", rule_free_sized_too_large},
     {"trim_mallopt_mallinfo2", rule_trim_mallopt_mallinfo2},
     {"invalid_free_stack", rule_invalid_free_stack},
     {"invalid_free_interior", rule_invalid_free_interior},
