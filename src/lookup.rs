@@ -118,6 +118,46 @@ fn invalid(p: *const u8) -> ! {
 mod tests {
     use super::*;
 
+    /// The class table's rule through the pool's acquire and release: a
+    /// byte is `class + 1` exactly while the slab is active for that class,
+    /// over the whole slab and no further, and a SuperSlab retired and taken
+    /// again (same address) for another class reads the new class.
+    #[cfg(not(any(feature = "loom", feature = "shuttle")))]
+    #[test]
+    fn class_table_follows_acquire_and_release() {
+        use crate::options::Options;
+        use crate::platform::MockPages;
+        use crate::pool::Pool;
+        let pool = Pool::new(MockPages::new(), Options::DEFAULT);
+        let a = pool.acquire(3).unwrap();
+        let b = pool.acquire(5).unwrap();
+        assert_eq!(b.meta, a.meta);
+        for (s, c) in [(a, 4), (b, 6)] {
+            assert_eq!(pool.active_class(s.base), c);
+            assert_eq!(pool.active_class(s.base.wrapping_add(SLAB_SIZE - 1)), c);
+        }
+        // Never-activated slots, and addresses nowhere near a SuperSlab.
+        let ss = a.base.wrapping_sub(a.slot as usize * SLAB_SIZE);
+        assert_eq!(pool.active_class(ss.wrapping_add(5 * SLAB_SIZE)), 0);
+        assert_eq!(pool.active_class(core::ptr::null()), 0);
+        assert_eq!(pool.active_class(usize::MAX as *const u8), 0);
+        // SAFETY: both slots are ours and unused.
+        unsafe { pool.release(a.meta, a.slot, 3) };
+        assert_eq!(pool.active_class(a.base), 0);
+        assert_eq!(pool.active_class(b.base), 6);
+        // SAFETY: as above.
+        unsafe { pool.release(b.meta, b.slot, 5) };
+        assert_eq!(pool.stats().retired, 1);
+        // The cached SuperSlab comes back for another class.
+        let c = pool.acquire(7).unwrap();
+        assert_eq!((c.base, c.stage), (a.base, crate::pool::Stage::Map));
+        assert_eq!(pool.active_class(c.base), 8);
+        assert_eq!(pool.active_class(b.base), 0);
+        // SAFETY: ours and unused.
+        unsafe { pool.release(c.meta, c.slot, 7) };
+        assert_eq!(pool.active_class(c.base), 0);
+    }
+
     #[test]
     fn boundary_check_agrees_with_division_for_every_class_and_offset() {
         // Every offset natively; a sample under Miri (4.8 M checks are hours there).
