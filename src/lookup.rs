@@ -19,28 +19,38 @@
 use crate::config::{PAGE_SIZE, SLAB_SIZE};
 use crate::heap::Heap;
 use crate::platform::PageSource;
-use crate::size_class::{class_size, CLASS_SIZES, NUM_CLASSES};
+use crate::size_class::{CLASS_SIZES, NUM_CLASSES};
 
-/// `floor(2^32 / size) + 1` per class: `off * RECIP[c] >> 32` is `off / size`
-/// exactly for every offset in a slab (`off * size < 2^32`), so the
-/// block-boundary check costs a multiply instead of a division.
-const RECIP: [u64; NUM_CLASSES] = {
-    let mut r = [0u64; NUM_CLASSES];
+/// Per class: `magic = ceil(2^64 / size)` and the offset of the slab's last
+/// block. `off` (below 2^32) is a multiple of `size` iff `off * magic <
+/// magic` (wrapping; Lemire, Kaser and Kurz, "Faster remainder by direct
+/// computation"), so the block-boundary check is one multiply and two
+/// independent compares (no division, no dependent second multiply).
+#[derive(Clone, Copy)]
+struct Boundary {
+    magic: u64,
+    last: u64,
+}
+
+static BOUNDARY: [Boundary; NUM_CLASSES] = {
+    let mut b = [Boundary { magic: 0, last: 0 }; NUM_CLASSES];
     let mut c = 0;
     while c < NUM_CLASSES {
-        r[c] = (1u64 << 32) / CLASS_SIZES[c] as u64 + 1;
+        let size = CLASS_SIZES[c] as u64;
+        b[c] = Boundary { magic: u64::MAX / size + 1, last: (SLAB_SIZE as u64 / size - 1) * size };
         c += 1;
     }
-    r
+    b
 };
-const _: () = assert!((SLAB_SIZE as u64) * (CLASS_SIZES[NUM_CLASSES - 1] as u64) < 1 << 32);
+const _: () = assert!((SLAB_SIZE as u64) < 1 << 32, "the divisibility test needs 32-bit offsets");
 
-/// Whether `off` (an offset inside a slab) starts a block of class `c`.
+/// Whether `off` (an offset inside a slab) starts a block of class `c`
+/// (false for a class out of range).
 #[inline]
 fn on_boundary(off: usize, c: usize) -> bool {
-    let size = class_size(c);
-    let q = (off as u64 * RECIP[c]) >> 32;
-    q as usize * size == off && off + size <= SLAB_SIZE
+    let Some(b) = BOUNDARY.get(c) else { return false };
+    let off = off as u64;
+    off.wrapping_mul(b.magic) < b.magic && off <= b.last
 }
 
 /// What an untrusted pointer is.
@@ -117,6 +127,7 @@ fn invalid(p: *const u8) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::size_class::class_size;
 
     /// The class table's rule through the pool's acquire and release: a
     /// byte is `class + 1` exactly while the slab is active for that class,
@@ -168,5 +179,6 @@ mod tests {
                 assert_eq!(on_boundary(off, c), off % size == 0 && off + size <= SLAB_SIZE, "class {c} offset {off}");
             }
         }
+        assert!(!on_boundary(0, NUM_CLASSES) && !on_boundary(0, usize::MAX));
     }
 }
