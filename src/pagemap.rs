@@ -1,24 +1,49 @@
 //! The page map: which 2 MiB chunk of the address space is a live SuperSlab,
-//! and which registry record describes it. Lets `free` tell our pointers from
-//! foreign ones and find a block's slab without touching the block.
+//! and which registry record describes it; and, per slab, the size class it
+//! is active for. Lets `free` tell our pointers from foreign ones and find a
+//! block's slab (or straight away its class) without touching the block.
 //!
 //! Two levels over a 47-bit address space: an inline top array of 8192 leaf
-//! pointers and 32 KiB leaves mapped on demand from the page source (never
-//! from the allocator). Leaves are kept until the owning heap is dropped.
-//! Entries hold `record index + 1`, 0 for "not ours".
+//! pointers and leaves mapped on demand from the page source (never from the
+//! allocator), kept until the owning heap is dropped. A leaf covers 16 GiB:
+//! * one entry per 2 MiB chunk holding `record index + 1`, 0 for "not ours";
+//! * one byte per slab holding `class + 1` while the slab is active for that
+//!   class, 0 otherwise (the *class table*). The pool writes the byte right
+//!   after the CAS that activates the slot and clears it right before the CAS
+//!   that releases it, so a non-zero byte is always the class of an active
+//!   slab: C's `free` finds a block's class with two dependent loads (top,
+//!   byte) instead of five (top, entry, record segment, active word, slab
+//!   class). A zero byte proves nothing (the slab may be activating): the
+//!   caller falls back to the record.
+//!
+//! 72 pages per leaf, of which the untouched ones never become resident (one
+//! page of the class table covers 256 MiB of address space).
 
-use crate::config::SUPERSLAB_SHIFT;
+use crate::config::{SLAB_SHIFT, SLOTS, SUPERSLAB_SHIFT};
 use crate::platform::PageSource;
-use crate::sync::unmodeled::{AtomicPtr, AtomicU32, Ordering};
+use crate::size_class::NUM_CLASSES;
+use crate::sync::unmodeled::{AtomicPtr, AtomicU32, AtomicU8, Ordering};
 
 const ADDR_BITS: u32 = 47;
 const LEAF_BITS: u32 = 13;
 const TOP_BITS: u32 = ADDR_BITS - SUPERSLAB_SHIFT - LEAF_BITS;
 const LEAF: usize = 1 << LEAF_BITS;
 const TOP: usize = 1 << TOP_BITS;
-const LEAF_BYTES: usize = LEAF * 4;
+/// Slabs per leaf (the class table's entries).
+const LEAF_SLABS: usize = LEAF * SLOTS;
+const LEAF_BYTES: usize = core::mem::size_of::<Leaf>();
 
-type Leaf = [AtomicU32; LEAF];
+const _: () = assert!(NUM_CLASSES < u8::MAX as usize, "class + 1 fits a byte");
+const _: () = assert!(LEAF_BYTES % crate::config::PAGE_SIZE == 0);
+
+/// One leaf; all-zero bytes are a valid empty leaf (fresh mappings are zero).
+#[repr(C)]
+struct Leaf {
+    /// Per chunk: record index + 1, or 0.
+    chunks: [AtomicU32; LEAF],
+    /// Per slab: class + 1 while active for it, or 0.
+    classes: [AtomicU8; LEAF_SLABS],
+}
 
 /// Address -> SuperSlab record map.
 pub struct PageMap {
@@ -40,6 +65,12 @@ impl PageMap {
         (hi < TOP).then_some((hi, chunk & (LEAF - 1)))
     }
 
+    /// Index of the slab containing `addr` in its leaf's class table.
+    #[inline]
+    fn slab_index(addr: usize) -> usize {
+        (addr >> SLAB_SHIFT) & (LEAF_SLABS - 1)
+    }
+
     /// Record index + 1 of the SuperSlab containing `addr`, or 0.
     #[inline]
     pub fn get(&self, addr: usize) -> u32 {
@@ -49,7 +80,35 @@ impl PageMap {
             return 0;
         }
         // SAFETY: published leaves are initialised (zeroed) and live until drop.
-        unsafe { (*leaf)[lo].load(Ordering::Acquire) }
+        unsafe { (*leaf).chunks[lo].load(Ordering::Acquire) }
+    }
+
+    /// `class + 1` if the slab containing `addr` is active for `class`; 0 if
+    /// it is not, or not known to be (see the module docs).
+    #[inline]
+    pub fn class(&self, addr: usize) -> u8 {
+        let Some((hi, _)) = Self::split(addr) else { return 0 };
+        let leaf = self.top[hi].load(Ordering::Acquire);
+        if leaf.is_null() {
+            return 0;
+        }
+        // SAFETY: published leaves are initialised (zeroed) and live until drop.
+        unsafe { (*leaf).classes[Self::slab_index(addr)].load(Ordering::Acquire) }
+    }
+
+    /// Set the class byte of the slab at `addr` to `value` (`class + 1`, or 0
+    /// to clear). The slab's chunk must have been [`set`](Self::set) (so its
+    /// leaf exists); otherwise nothing is written, which readers take as "not
+    /// known". The caller keeps the byte's rule: non-zero only while the
+    /// slab is active for that class.
+    #[inline]
+    pub fn set_class(&self, addr: usize, value: u8) {
+        let Some((hi, _)) = Self::split(addr) else { return };
+        let leaf = self.top[hi].load(Ordering::Acquire);
+        if !leaf.is_null() {
+            // SAFETY: published leaves are initialised (zeroed) and live until drop.
+            unsafe { (*leaf).classes[Self::slab_index(addr)].store(value, Ordering::Release) };
+        }
     }
 
     /// Map the chunk at `base` to `value` (record index + 1, or 0 to clear).
@@ -66,11 +125,11 @@ impl PageMap {
             if leaf.is_null() {
                 return false;
             }
-            // Zeroed memory is a valid array of AtomicU32 zeros.
+            // Zeroed memory is a valid `Leaf`: every entry and class byte 0.
             self.top[hi].store(leaf, Ordering::Release);
         }
         // SAFETY: the leaf is live and initialised (see above).
-        unsafe { (*leaf)[lo].store(value, Ordering::Release) };
+        unsafe { (*leaf).chunks[lo].store(value, Ordering::Release) };
         true
     }
 

@@ -123,6 +123,13 @@ rules!(
     fork,
 );
 
+/// `free_sized` with a size the block cannot hold (the C23 rule is "the
+/// size it was allocated with").
+#[test]
+fn free_sized_too_large() {
+    aborts_with("free_sized_too_large", &["free_sized with a size larger than the block"]);
+}
+
 #[test]
 fn invalid_free_stack() {
     aborts_with("invalid_free_stack", &["invalid free"]);
@@ -143,6 +150,50 @@ fn invalid_free_mmap() {
 #[test]
 fn invalid_free_no_header() {
     aborts_with("invalid_free_no_header", &["invalid free", "free of a pointer that is not an allocation"]);
+}
+
+/// Stale pointers through the C API once their slab was released and taken
+/// again for another size class (`tests/capi/semantics.c`, "stale
+/// pointers"): the program prints `reused` once the setup happened; then the
+/// free must abort with the one line, or (a pointer that is a live block of
+/// the new class) free it as one. The released case guards the class table's
+/// clear at release: without it the stale class byte would accept the
+/// pointer as a small block of its old class.
+fn stale(rule: &str, aborts: bool) {
+    use std::os::unix::process::ExitStatusExt;
+    let o = run_rule(rule, &[]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("reused"), "rule {rule}: setup not reached ({}): {err}", o.status);
+    if aborts {
+        assert_eq!(o.status.signal(), Some(libc::SIGABRT), "rule {rule}: expected an abort, got {} ({err})", o.status);
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(
+            lines.len() == 1 && lines[0].starts_with("hakmem: invalid free at 0x"),
+            "rule {rule}: want one line `hakmem: invalid free at`: {err:?}"
+        );
+    } else {
+        assert!(o.status.success(), "rule {rule} broken ({}): {err}", o.status);
+    }
+}
+
+#[test]
+fn stale_free_after_slab_released() {
+    stale("stale_free_released", true);
+}
+
+#[test]
+fn stale_free_after_slab_reused_for_another_class() {
+    stale("stale_free_other_class", true);
+}
+
+#[test]
+fn stale_interior_free_after_slab_reused() {
+    stale("stale_free_interior", true);
+}
+
+#[test]
+fn stale_pointer_that_is_a_live_block_of_the_new_class_frees() {
+    stale("stale_free_live_block", false);
 }
 
 /// Negative control for the rules: without the library, the program's first

@@ -16,7 +16,8 @@
 //!   `aligned_alloc` with a non-power-of-two alignment returns null with
 //!   `errno = EINVAL`; `memalign` rounds such an alignment up;
 //!   `valloc`/`pvalloc` align to the page (`pvalloc` also rounds the size);
-//! * `malloc_usable_size(NULL)` is 0; `free_sized`/`free_aligned_sized` free;
+//! * `malloc_usable_size(NULL)` is 0; `free_sized`/`free_aligned_sized` free
+//!   (a small block too small for the size given aborts);
 //! * `malloc_trim` gives retained memory back (returns 1 if any went);
 //!   `mallopt` accepts and ignores; `mallinfo2`/`mallinfo` report our figures.
 //!
@@ -100,22 +101,50 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
     }
 }
 
-/// C23 `free_sized`: frees (the size is not needed).
+/// C23 `free_sized`: frees; a small block whose class cannot hold `size`
+/// aborts with `hakmem: free_sized with a size larger than the block at 0x...`.
+///
+/// The size does not pick the class: a block's class is not a function of
+/// the size the program passes (a `realloc` that shrinks in place keeps the
+/// block, `aligned_alloc` picks a class for size and alignment), so the
+/// class comes from the pointer as in [`free`], and the size is only checked
+/// against it (one compare). Large blocks are not checked: their size is in
+/// the header, which the large manager reads (and validates) when it frees.
 ///
 /// # Safety
 /// As [`free`].
-pub unsafe extern "C" fn free_sized(p: *mut c_void, _size: usize) {
-    // SAFETY: caller contract.
-    unsafe { free(p) }
+pub unsafe extern "C" fn free_sized(p: *mut c_void, size: usize) {
+    if p.is_null() {
+        return;
+    }
+    let q: *mut u8 = p.cast();
+    match classify(heap(), q, true) {
+        Kind::Small(c) => {
+            if size > class_size(c) {
+                wrong_size(q);
+            }
+            // SAFETY: classify checked that `q` is a block boundary of class
+            // c in an active slab; the caller gives it up.
+            unsafe { free_small(c, q) }
+        }
+        // SAFETY: a page-aligned pointer whose header page is mapped; the
+        // large manager validates the header (and aborts on a bad one).
+        Kind::Large => unsafe { heap().free_large(q) },
+    }
 }
 
-/// C23 `free_aligned_sized`: frees.
+#[cold]
+fn wrong_size(p: *const u8) -> ! {
+    crate::out::fatal("free_sized with a size larger than the block", p)
+}
+
+/// C23 `free_aligned_sized`: frees, with [`free_sized`]'s size check.
 ///
 /// # Safety
 /// As [`free`].
-pub unsafe extern "C" fn free_aligned_sized(p: *mut c_void, _align: usize, _size: usize) {
+pub unsafe extern "C" fn free_aligned_sized(p: *mut c_void, _align: usize, size: usize) {
     // SAFETY: caller contract.
-    unsafe { free(p) }
+    unsafe { free_sized(p, size) }
 }
 
 /// C `realloc`.

@@ -305,6 +305,14 @@ impl<P: PageSource> Pool<P> {
         self.metas.get(meta).slab(slot)
     }
 
+    /// `class + 1` if `addr` lies in a slab that is active for `class`, 0 if
+    /// it does not or that is not known (the slot may be activating): two
+    /// loads, for unsized frees (see `crate::pagemap`).
+    #[inline]
+    pub fn active_class(&self, addr: *const u8) -> u8 {
+        self.pagemap.class(addr as usize)
+    }
+
     /// Find the record and slot of an address inside a live SuperSlab.
     #[inline]
     pub fn lookup(&self, addr: *const u8) -> Option<(u32, u32)> {
@@ -335,6 +343,9 @@ impl<P: PageSource> Pool<P> {
         // The seed crashed here, dereferencing a freed SuperSlab. The checking
         // page source turns any such access into a panic.
         self.pages.check_mapped(base, SLAB_SIZE);
+        // The slot is active (our CAS) and ours: publish its class for
+        // unsized frees; `release` clears it before the slot can change hands.
+        self.pagemap.set_class(base as usize, class as u8 + 1);
         self.counters.stage[stage as usize].fetch_add(1, Ordering::Relaxed);
         match stage {
             Stage::Reuse => trace!(
@@ -631,12 +642,16 @@ impl<P: PageSource> Pool<P> {
     #[cold]
     pub unsafe fn release(&self, meta_idx: u32, slot: u32, class: usize) {
         let meta = self.metas.get(meta_idx);
+        let base = meta.ss.load(Ordering::Relaxed).wrapping_add(slot as usize * SLAB_SIZE);
         let mut w = SlotWord(meta.word.load(Ordering::Relaxed));
         let after = loop {
             if !w.live() || w.active() & (1 << slot) == 0 {
-                let ss = meta.ss.load(Ordering::Relaxed);
-                broken("release of a slot that is not active", ss.wrapping_add(slot as usize * SLAB_SIZE));
+                broken("release of a slot that is not active", base);
             }
+            // Clear the class byte while the slot is still active and ours:
+            // once the CAS below lands, another thread may activate the slot
+            // for another class (and set the byte after its own CAS).
+            self.pagemap.set_class(base as usize, 0);
             let n = w.without_active(slot);
             match meta.word.compare_exchange_weak(w.0, n.0, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => break n,

@@ -285,7 +285,23 @@ static int rule_free_sized(void) {
     free_aligned_sized(p, 256, 512);
     p = malloc(1 << 20);
     free_sized(p, 1 << 20);
+    /* A realloc that shrinks in place: the size given is not the class's. */
+    p = malloc(1000);
+    void *q = realloc(p, 600);
+    CHECK(q == p);
+    free_sized(q, 600);
+    /* The usable size is accepted too. */
+    p = malloc(100);
+    free_sized(p, malloc_usable_size(p));
     return 0;
+}
+
+static int rule_free_sized_too_large(void) {
+    void (*free_sized)(void *, size_t) = (void (*)(void *, size_t))dlsym(RTLD_DEFAULT, "free_sized");
+    CHECK(free_sized != NULL);
+    void *p = malloc(100);
+    free_sized(p, malloc_usable_size(p) + 1);
+    return 1; /* must not get here */
 }
 
 static int rule_trim_mallopt_mallinfo2(void) {
@@ -332,6 +348,128 @@ static int rule_invalid_free_glibc_block(void) {
     CHECK(m != MAP_FAILED);
     free(m + page);
     return 1;
+}
+
+/* --- stale pointers: their slab released, then reused for another class ---
+ * A thread allocates ~3 MiB of 48-byte blocks (class A), frees them all and
+ * exits: its empty slabs go back to the pool, and the SuperSlabs it filled
+ * alone retire (and stay cached). Then 256-byte blocks (class B) take those
+ * SuperSlabs again. A pointer of the first thread is then stale: it must
+ * abort with `hakmem: invalid free at`, unless it happens to be a live block
+ * of the new class (then it is one, and frees as one). The rules print
+ * "reused" on stdout once the setup is shown to have happened. */
+
+#define STALE_A 48
+#define STALE_B 256
+#define STALE_NA ((3 << 20) / STALE_A)
+#define STALE_NB ((4 << 20) / STALE_B)
+#define SLAB_BYTES 65536 /* config::SLAB_SIZE */
+
+static void *stale_a[STALE_NA];
+static void *stale_b[STALE_NB];
+
+static void *stale_fill_and_free(void *arg) {
+    (void)arg;
+    for (int i = 0; i < STALE_NA; i++) {
+        stale_a[i] = malloc(STALE_A);
+        if (!stale_a[i]) abort();
+    }
+    for (int i = 0; i < STALE_NA; i++) free(stale_a[i]);
+    return NULL;
+}
+
+static int cmp_ptr(const void *x, const void *y) {
+    uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Whether a live class-B block lies in the slab of `p` (stale_b sorted). */
+static int slab_has_b(const void *p) {
+    uintptr_t slab = (uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1);
+    size_t lo = 0, hi = STALE_NB;
+    while (lo < hi) { /* first b >= slab */
+        size_t mid = (lo + hi) / 2;
+        if ((uintptr_t)stale_b[mid] < slab) lo = mid + 1; else hi = mid;
+    }
+    return lo < STALE_NB && (uintptr_t)stale_b[lo] < slab + SLAB_BYTES;
+}
+
+/* Run the setup; `reuse` also allocates the class-B blocks (sorted). */
+static void stale_setup(int reuse) {
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, stale_fill_and_free, NULL) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    if (reuse) {
+        for (int i = 0; i < STALE_NB; i++) CHECK((stale_b[i] = malloc(STALE_B)) != NULL);
+        qsort(stale_b, STALE_NB, sizeof *stale_b, cmp_ptr);
+    }
+}
+
+/* The first stale class-A pointer (not page aligned, so it cannot pass for
+ * a large block) whose slab now holds class-B blocks and whose offset
+ * `want_b_boundary` is (or is not) a class-B block boundary. */
+static void *stale_pick(int want_b_boundary) {
+    for (int i = 0; i < STALE_NA; i++) {
+        uintptr_t a = (uintptr_t)stale_a[i], off = a & (SLAB_BYTES - 1);
+        if (a % 4096 == 0 || off == 0 || (off % STALE_B == 0) != want_b_boundary) continue;
+        if (slab_has_b(stale_a[i])) {
+            printf("reused\n");
+            fflush(stdout);
+            return stale_a[i];
+        }
+    }
+    return NULL;
+}
+
+static int rule_stale_free_released(void) {
+    stale_setup(0);
+    /* A non-page-aligned block from the middle: its slab is released. */
+    for (int i = STALE_NA / 2; i < STALE_NA; i++) {
+        if ((uintptr_t)stale_a[i] % 4096 != 0) {
+            printf("reused\n"); /* released, in fact: the rule's marker */
+            fflush(stdout);
+            free(stale_a[i]);
+            return 1; /* must not get here */
+        }
+    }
+    return 1;
+}
+
+static int rule_stale_free_other_class(void) {
+    stale_setup(1);
+    void *p = stale_pick(0);
+    CHECK(p != NULL);
+    free(p);
+    return 1; /* must not get here */
+}
+
+static int rule_stale_free_interior(void) {
+    stale_setup(1);
+    char *p = stale_pick(1);
+    CHECK(p != NULL);
+    free(p + 16); /* inside a live class-B block */
+    return 1;
+}
+
+static int rule_stale_free_live_block(void) {
+    stale_setup(1);
+    void *p = stale_pick(1);
+    CHECK(p != NULL);
+    /* A class-B boundary in a slab full of class-B blocks: the stale pointer
+     * is a live class-B block, and frees as one. */
+    void **hit = bsearch(&p, stale_b, STALE_NB, sizeof *stale_b, cmp_ptr);
+    CHECK(hit != NULL);
+    CHECK(malloc_usable_size(p) == STALE_B);
+    memset(p, 0x5a, STALE_B);
+    free(p);
+    *hit = NULL;
+    for (int i = 0; i < STALE_NB; i++) free(stale_b[i]);
+    /* The block is free again (once), and all keep working. */
+    for (int i = 0; i < STALE_NB; i++) CHECK((stale_b[i] = malloc(STALE_B)) != NULL);
+    qsort(stale_b, STALE_NB, sizeof *stale_b, cmp_ptr);
+    for (int i = 1; i < STALE_NB; i++) CHECK(stale_b[i] != stale_b[i - 1]);
+    for (int i = 0; i < STALE_NB; i++) free(stale_b[i]);
+    return 0;
 }
 
 /* --- threads --- */
@@ -515,11 +653,16 @@ static const struct rule rules[] = {
     {"memalign_valloc_pvalloc", rule_memalign_valloc_pvalloc},
     {"usable_size", rule_usable_size},
     {"free_sized", rule_free_sized},
+    {"free_sized_too_large", rule_free_sized_too_large},
     {"trim_mallopt_mallinfo2", rule_trim_mallopt_mallinfo2},
     {"invalid_free_stack", rule_invalid_free_stack},
     {"invalid_free_interior", rule_invalid_free_interior},
     {"invalid_free_mmap", rule_invalid_free_mmap},
     {"invalid_free_no_header", rule_invalid_free_glibc_block},
+    {"stale_free_released", rule_stale_free_released},
+    {"stale_free_other_class", rule_stale_free_other_class},
+    {"stale_free_interior", rule_stale_free_interior},
+    {"stale_free_live_block", rule_stale_free_live_block},
     {"thread_exit", rule_thread_exit},
     {"threads_never_allocate", rule_threads_never_allocate},
     {"dlopen_dlclose", rule_dlopen_dlclose},
