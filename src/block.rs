@@ -27,6 +27,15 @@
 //! that mark (`hakmem: double free detected`) or user data (`hakmem:
 //! corrupted free list`), and does not decode. [`looks_free`] tells a free block from a live one from its
 //! word alone, for the checks that want to report at the second `free`.
+//!
+//! Blocks in a thread cache's magazine (see [`crate::tcache`]) are not
+//! linked: their first word holds the *free mark* ([`mark_free`]), the
+//! block's key with the top bit flipped. A free finds it there at a second
+//! free of a cached block (a double free, reported at once); an allocation
+//! checks it is intact before handing the block out ([`take_marked`]), so a
+//! write after free aborts instead of going unnoticed. The mark decodes (as
+//! a link) to +-2^63, never a plausible link, so a list walk that reaches a
+//! cached block reports it as a double free too.
 
 use crate::sync::unmodeled::{AtomicUsize, Ordering};
 
@@ -111,10 +120,64 @@ pub unsafe fn next(b: *mut Block) -> *mut Block {
 fn bad_link(b: *const Block) -> ! {
     // SAFETY: `next`'s caller contract: `b` is readable.
     let raw = unsafe { (*b).link };
-    if raw == b as usize {
+    if raw == b as usize || raw == free_mark(b) {
         crate::out::fatal("double free detected", b.cast())
     }
     corrupted(b)
+}
+
+/// The top bit flipped in a block's key to make its free mark.
+const MARK_FLIP: usize = 1 << 63;
+
+/// The free mark of block `b`: what its first word holds while it sits in a
+/// thread cache's magazine.
+#[inline(always)]
+fn free_mark(b: *const Block) -> usize {
+    key(b) ^ MARK_FLIP
+}
+
+/// Put the free mark into block `b`'s first word (it goes into a magazine).
+///
+/// # Safety
+/// `b` is a block (at least 8 bytes, 8-byte aligned) the caller gives up.
+#[inline(always)]
+pub unsafe fn mark_free(b: *mut Block) {
+    // SAFETY: caller contract.
+    unsafe { (*b).link = free_mark(b) };
+}
+
+/// Whether the word `w` read from the start of `b` is `b`'s free mark.
+#[inline(always)]
+pub fn is_free_mark(b: *const Block, w: usize) -> bool {
+    w == free_mark(b)
+}
+
+/// Whether block `b` holds its free mark (it is cached: freed already).
+///
+/// # Safety
+/// `b` is readable for 8 bytes and 8-byte aligned.
+#[inline(always)]
+pub unsafe fn is_marked_free(b: *const Block) -> bool {
+    // SAFETY: caller contract.
+    is_free_mark(b, unsafe { (*b).link })
+}
+
+/// Take block `b` out of a magazine to hand it to a user: its free mark must
+/// be intact (else a write after free: abort), and it is replaced by the
+/// live mark of [`clear`].
+///
+/// # Safety
+/// `b` is a block taken off a magazine (its word was written by [`mark_free`]).
+#[inline(always)]
+pub unsafe fn take_marked(b: *mut Block) {
+    let m = free_mark(b);
+    // SAFETY: caller contract: `b` is a block of ours, readable and writable.
+    unsafe {
+        if (*b).link != m {
+            corrupted(b);
+        }
+        (*b).link = b as usize;
+    }
 }
 
 /// Mark block `b`, about to be handed to a user, as live: its first word
@@ -197,6 +260,24 @@ mod tests {
                 (*b).link = v;
                 assert!(looks_free(b).is_none(), "{v:#x}");
             }
+        }
+    }
+
+    #[test]
+    fn free_mark_is_no_link_and_no_live_mark() {
+        init();
+        let mut w = [Block { link: 0 }];
+        let b = &mut w[0] as *mut Block;
+        // SAFETY: a local, writable word.
+        unsafe {
+            mark_free(b);
+            assert!(is_marked_free(b));
+            assert!(looks_free(b).is_none(), "the mark must not decode as a link");
+            take_marked(b);
+            assert!(!is_marked_free(b));
+            assert!(looks_free(b).is_none());
+            set_next(b, core::ptr::null_mut());
+            assert!(!is_marked_free(b), "an encoded null link must differ from the mark");
         }
     }
 

@@ -22,6 +22,7 @@ use crate::pool::Pool;
 use crate::size_class::{class_of, class_size, NUM_CLASSES};
 use crate::slab::{Block, ListTag, Slab};
 use crate::sync::{AtomicUsize, Mutex, Ordering};
+use crate::tcache::store::{self, cap_for};
 use crate::tcache::{ClassSlabs, ThreadCache};
 use core::alloc::Layout;
 use core::ptr::null;
@@ -61,6 +62,8 @@ pub struct Heap<P: PageSource> {
     next_id: AtomicUsize,
     drain_interval: u32,
     tcache_bytes: usize,
+    /// Bytes of each thread cache's magazine storage (see `tcache::store`).
+    mag_bytes: usize,
     #[cfg(feature = "stats")]
     pub(crate) counters: crate::stats::Counters,
 }
@@ -134,14 +137,16 @@ impl<P: PageSource> Heap<P> {
     /// A heap with explicit options.
     pub fn with_options(pages: P, opts: Options) -> Self {
         block::init();
+        let drain_interval = opts.drain_interval.max(2);
         Heap {
             pool: Pool::new(pages, opts),
             large: Large::new(),
             abandoned: Mutex::new(Abandoned::new()),
             abandoned_n: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
-            drain_interval: opts.drain_interval.max(2),
+            drain_interval,
             tcache_bytes: opts.tcache_bytes,
+            mag_bytes: store::bytes_for(NUM_CLASSES, |c| bin_limit(c, drain_interval)),
             #[cfg(feature = "stats")]
             counters: crate::stats::Counters::new(),
         }
@@ -235,7 +240,7 @@ impl<P: PageSource> Heap<P> {
     /// Null when there is none: the caller allocates and clears.
     #[cold]
     fn carve_zeroed(&self, tc: &mut ThreadCache, c: usize) -> *mut u8 {
-        let bin_empty = tc.bins[c].head.is_null();
+        let bin_empty = tc.bins[c].n == 0;
         if bin_empty {
             self.init_cache(tc);
         }
@@ -282,7 +287,7 @@ impl<P: PageSource> Heap<P> {
                 self.check_free(p, c, layout.size());
                 poison(p, c);
                 if tc.push(c, p, |b, d| self.suspect_double_free(b, d, "double free detected")) {
-                    self.drain(tc, c);
+                    self.drain(tc, c, p.cast());
                 }
             },
             // SAFETY: caller contract: `p` is a large block of ours.
@@ -401,7 +406,10 @@ impl<P: PageSource> Heap<P> {
         }
         if mitigations::CANARY && size != SIZE_UNKNOWN {
             // SAFETY: `p` is a block of class c in a live SuperSlab: readable.
-            if unsafe { block::looks_free(p.cast()) }.is_none() && unsafe { !canary_ok(p, size) } {
+            // A free block's canary may be poisoned: a second free of it is
+            // reported as a double free by the push.
+            let free = unsafe { block::is_marked_free(p.cast()) || block::looks_free(p.cast()).is_some() };
+            if !free && unsafe { !canary_ok(p, size) } {
                 invalid_free(p, "buffer overflow detected (canary) on free");
             }
         }
@@ -431,6 +439,11 @@ impl<P: PageSource> Heap<P> {
             // Without the mark a live block may still hold its old link.
             return;
         }
+        // A cached block (in some thread's magazine) holds its free mark.
+        // SAFETY: caller contract: `p` is a block of ours, readable.
+        if p.cast::<Block>().is_aligned() && unsafe { block::is_marked_free(p.cast()) } {
+            invalid_free(p, "realloc of a freed block detected");
+        }
         // SAFETY: `p` passed check_free: a block of a live SuperSlab.
         if let Some(d) = unsafe { block::looks_free(p.cast()) } {
             self.suspect_double_free(p.cast(), d, "realloc of a freed block detected");
@@ -438,12 +451,20 @@ impl<P: PageSource> Heap<P> {
     }
 
     fn init_cache(&self, tc: &mut ThreadCache) {
-        if tc.id != 0 {
-            debug_assert_eq!(tc.heap, self as *const Self as usize, "a ThreadCache was used with two heaps");
-            return;
+        if tc.id == 0 {
+            tc.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            tc.heap = self as *const Self as usize;
         }
-        tc.id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        tc.heap = self as *const Self as usize;
+        debug_assert_eq!(tc.heap, self as *const Self as usize, "a ThreadCache was used with two heaps");
+        if !tc.store.ready() {
+            // The magazines' storage. Out of memory: the bins keep limit 0,
+            // so every free and allocation takes the slow path, which then
+            // moves single blocks (and tries again next time).
+            let base = self.pool.pages().map(self.mag_bytes, crate::config::PAGE_SIZE);
+            if !base.is_null() {
+                tc.store = store::Store { base, len: self.mag_bytes, used: 0 };
+            }
+        }
         // Bins get their limits on first use (see `start_bin`): limit 0
         // sends the first pop and push of a class to the slow path.
     }
@@ -454,9 +475,40 @@ impl<P: PageSource> Heap<P> {
     fn start_bin(&self, tc: &mut ThreadCache, c: usize) {
         if tc.bins[c].limit == 0 {
             let start = ((START_BYTES / class_size(c)) as u32).clamp(2, self.bin_limit(c));
-            let limit = self.grant(tc, c, start);
-            tc.bins[c].set_limit(limit);
+            self.set_limit(tc, c, start);
         }
+    }
+
+    /// Ask for limit `want` for bin `c` (see [`Heap::grant`]) and set what
+    /// is granted, growing the bin's array to hold it. Without storage the
+    /// limit stays 0.
+    fn set_limit(&self, tc: &mut ThreadCache, c: usize, want: u32) {
+        if !tc.store.ready() {
+            return;
+        }
+        let limit = self.grant(tc, c, want);
+        if limit > tc.caps[c] {
+            let cap = cap_for(limit);
+            let arr = tc.store.take(cap);
+            if arr.is_null() {
+                // Cannot happen: the storage holds every class's arrays at
+                // their largest (`store::bytes_for`). Stay within the old one.
+                debug_assert!(false, "magazine storage used up");
+                let keep = tc.caps[c].min(limit);
+                let keep = self.grant(tc, c, keep);
+                tc.bins[c].limit = keep;
+                return;
+            }
+            let old = tc.bins[c];
+            if old.n > 0 {
+                // SAFETY: both arrays are in the storage, distinct, and hold
+                // at least `n` entries.
+                unsafe { core::ptr::copy_nonoverlapping(old.arr, arr, old.n as usize) };
+            }
+            tc.bins[c].arr = arr;
+            tc.caps[c] = cap;
+        }
+        tc.bins[c].limit = limit;
     }
 
     /// The limit bin `c` may have when it asks for `want`: anything smaller
@@ -489,11 +541,11 @@ impl<P: PageSource> Heap<P> {
             self.start_bin(tc, c);
         } else {
             let want = tc.bins[c].limit.saturating_mul(2).min(self.bin_limit(c));
-            let limit = self.grant(tc, c, want);
-            tc.bins[c].set_limit(limit);
+            self.set_limit(tc, c, want);
         }
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
+        // Without storage (limit 0), one block.
         let want = (tc.bins[c].limit / 2).max(1);
         tc.slabs[c].sent_home = false;
         loop {
@@ -503,21 +555,12 @@ impl<P: PageSource> Heap<P> {
                 // SAFETY: owned slab.
                 let (head, n) = unsafe { s.take(want) };
                 if n > 0 {
-                    let bin = &mut tc.bins[c];
-                    // SAFETY: `head` starts a chain of `n` free blocks; it is
-                    // handed out, so its link word is cleared (see `block`).
-                    bin.head = unsafe { block::next(head) };
-                    if mitigations::MARK_LIVE {
-                        // SAFETY: as above.
-                        unsafe { block::clear(head) };
-                    }
-                    let count = bin.count() + n - 1;
-                    bin.set_count(count);
                     #[cfg(feature = "stats")]
                     {
                         tc.counts[c][0] += 1;
                     }
-                    return head.cast();
+                    // SAFETY: `head` starts a chain of `n` free blocks of `s`.
+                    return unsafe { self.fill(tc, c, s, head, n) };
                 }
                 tc.slabs[c].current = null();
                 // SAFETY: owned slab, exhausted: park it on the full list.
@@ -531,6 +574,41 @@ impl<P: PageSource> Heap<P> {
             unsafe { (*next).local(|l| l.list = ListTag::Current) };
             tc.slabs[c].current = next;
         }
+    }
+
+    /// Put a chain of `n` blocks just taken from slab `s` into bin `c` and
+    /// hand out its head: the rest go into the array (the chain's second
+    /// block on top, as a list bin would pop them), each with its free mark.
+    /// Blocks the array has no room for go back to the slab.
+    ///
+    /// # Safety
+    /// `head` starts a null-terminated chain of `n` (>= 1) free blocks of
+    /// `s`, which `tc` owns; the blocks count as handed out (`used`).
+    unsafe fn fill(&self, tc: &mut ThreadCache, c: usize, s: &Slab, head: *mut Block, n: u32) -> *mut u8 {
+        // SAFETY: caller contract: the chain's links were written or checked
+        // by `take`; each is decoded (validated) before its block is reused.
+        unsafe {
+            let mut b = block::next(head);
+            block::clear(head);
+            let bin = &mut tc.bins[c];
+            let base = bin.n;
+            // At most limit - 1 cached: a push needs room for one more.
+            let room = bin.limit.saturating_sub(base + 1);
+            let k = (n - 1).min(room);
+            let top = base + k;
+            for i in 0..n - 1 {
+                let nx = block::next(b);
+                if i < k {
+                    block::mark_free(b);
+                    *bin.arr.add((top - 1 - i) as usize) = b;
+                } else if s.free_local(b) == 0 {
+                    debug_assert!(false, "a slab emptied by a refill");
+                }
+                b = nx;
+            }
+            bin.n = top;
+        }
+        head.cast()
     }
 
     /// Find the next slab to allocate from for class `c`, owned by `tc`, on no list.
@@ -583,17 +661,30 @@ impl<P: PageSource> Heap<P> {
         }
     }
 
-    /// Drain bin `c` down to half its limit, returning blocks to their slabs.
-    /// The newest blocks go, so nothing is walked that is not returned.
+    /// The free slow path: push block `b` (checked and marked by
+    /// [`ThreadCache::push`]) onto bin `c`, which was empty or is full. A
+    /// full bin drains down to half its limit, returning blocks to their
+    /// slabs; the newest go, so nothing is touched that is not returned.
     #[cold]
     #[inline(never)]
-    pub(crate) fn drain(&self, tc: &mut ThreadCache, c: usize) {
+    pub(crate) fn drain(&self, tc: &mut ThreadCache, c: usize, b: *mut Block) {
         self.init_cache(tc);
         self.start_bin(tc, c);
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
+        if tc.bins[c].limit == 0 {
+            // No storage (out of memory): straight back to its slab.
+            let one = [b];
+            self.return_blocks(tc, one.as_ptr(), 1);
+            return;
+        }
         let bin = &mut tc.bins[c];
-        let count = bin.count();
+        let arr = bin.arr;
+        // SAFETY: a full bin holds limit - 1 blocks (the push's test), an
+        // empty one none, and the array holds at least `limit` entries.
+        unsafe { *arr.add(bin.n as usize) = b };
+        bin.n += 1;
+        let count = bin.n;
         if count < bin.limit {
             // The bin was empty (or the cache fresh) before this free, so the
             // next allocation would hand this very block out again. If it is
@@ -606,32 +697,29 @@ impl<P: PageSource> Heap<P> {
             // instead of taking this path, a lookup and a CAS per free. Such
             // a bin starts at the smallest limit, as a drain of mostly
             // foreign blocks would set it.
-            let head = bin.head;
-            if count == 1 && !self.owned_by(tc, head) {
+            if count == 1 && !self.owned_by(tc, b) {
                 if tc.slabs[c].sent_home {
-                    let limit = self.grant(tc, c, MIN_LIMIT.min(self.bin_limit(c)));
-                    tc.bins[c].set_limit(limit);
+                    self.set_limit(tc, c, MIN_LIMIT.min(self.bin_limit(c)));
                 } else {
                     tc.slabs[c].sent_home = true;
-                    let (_, rest) = self.return_blocks(tc, head, 1);
-                    let bin = &mut tc.bins[c];
-                    bin.head = rest;
-                    bin.set_count(0);
+                    tc.bins[c].n = 0;
+                    self.return_blocks(tc, arr, 1);
                 }
             }
             return;
         }
-        let n = count - bin.limit / 2;
-        let head = bin.head;
-        let (foreign, rest) = self.return_blocks(tc, head, n as usize);
+        let limit = bin.limit;
+        let n = count - limit / 2;
+        let mut count = count - n;
+        bin.n = count;
+        // SAFETY: arr[count..count + n] are the newest blocks, now off the bin.
+        let foreign = self.return_blocks(tc, unsafe { arr.add(count as usize) }, n as usize);
         // Here, not on the early return above: that one can run once per
         // free (a bin that keeps going empty); this one once per batch.
         self.purge_if_due();
-        let mut count = count - n;
         // Adapt: a bin that mostly frees other threads' blocks drains in small
         // batches, so those blocks flow back to their owners while still hot;
         // one that frees its own grows back to the full limit.
-        let limit = tc.bins[c].limit;
         let limit = if foreign * 2 > n as usize {
             (limit / 2).max(MIN_LIMIT.min(self.bin_limit(c)))
         } else if foreign == 0 {
@@ -639,19 +727,18 @@ impl<P: PageSource> Heap<P> {
         } else {
             limit
         };
-        let limit = self.grant(tc, c, limit);
-        let mut rest = rest;
+        self.set_limit(tc, c, limit);
+        let limit = tc.bins[c].limit;
         if count >= limit {
             // The limit shrank to the count: drain to half of the new one, so
-            // the bin has room again (the fast path needs `room > 0`).
+            // the bin has room again (the fast path needs `n + 1 < limit`).
             let more = count - limit / 2;
-            rest = self.return_blocks(tc, rest, more as usize).1;
             count -= more;
+            let arr = tc.bins[c].arr;
+            tc.bins[c].n = count;
+            // SAFETY: as above.
+            self.return_blocks(tc, unsafe { arr.add(count as usize) }, more as usize);
         }
-        let bin = &mut tc.bins[c];
-        bin.head = rest;
-        bin.limit = limit;
-        bin.set_count(count);
     }
 
     /// Whether block `b` (freed into one of `tc`'s bins) lies in a slab `tc` owns.
@@ -665,24 +752,25 @@ impl<P: PageSource> Heap<P> {
     /// The full capacity of a bin of class `c`: [`BIN_BYTES`] of blocks (at
     /// least two), at most the drain interval.
     fn bin_limit(&self, c: usize) -> u32 {
-        ((BIN_BYTES / class_size(c)) as u32).clamp(2, self.drain_interval.max(2))
+        bin_limit(c, self.drain_interval)
     }
 
-    /// Return the first `n` blocks of the chain at `b` to their slabs.
-    /// Consecutive blocks bound for the same foreign slab are pushed onto its
-    /// remote list with one CAS. Returns how many went to
-    /// other threads' slabs, and the rest of the chain.
-    fn return_blocks(&self, tc: &mut ThreadCache, mut b: *mut Block, mut n: usize) -> (usize, *mut Block) {
+    /// Return the `n` blocks at `arr[..n]` (taken off a bin: the caller has
+    /// lowered its count) to their slabs, the newest (highest) first.
+    /// Consecutive blocks bound for the same foreign slab are pushed onto
+    /// its remote list with one CAS. Returns how many went to other
+    /// threads' slabs.
+    fn return_blocks(&self, tc: &mut ThreadCache, arr: *const *mut Block, n: usize) -> usize {
         let mut batch: Option<(&Slab, *mut Block, *mut Block)> = None;
         let mut foreign = 0;
         // The slab of the previous block: consecutive blocks mostly share a
         // slab, so most skip the page-map lookup. Its owner cannot change
         // under us to or from `tc`, so whether it is ours is cached too.
         let mut last: Option<(usize, &Slab, bool)> = None;
-        while n > 0 && !b.is_null() {
-            n -= 1;
-            // SAFETY: `b` is a free block of ours taken off a bin.
-            let next = unsafe { block::next(b) };
+        for i in (0..n).rev() {
+            // SAFETY: caller contract: `arr[..n]` are blocks off a bin; the
+            // array is in the cache's storage, which stays mapped.
+            let b = unsafe { *arr.add(i) };
             let key = b as usize >> crate::config::SLAB_SHIFT;
             let (s, local) = match last {
                 Some((k, s, local)) if k == key => (s, local),
@@ -723,13 +811,12 @@ impl<P: PageSource> Heap<P> {
                     }
                 };
             }
-            b = next;
         }
         if let Some((bs, h, t)) = batch {
             // SAFETY: h..t is a chain of free blocks of slab bs.
             unsafe { bs.remote.push_chain(h, t) };
         }
-        (foreign, b)
+        foreign
     }
 
     /// Return block `b` to slab `s`, which `tc` owns. True when that emptied
@@ -788,11 +875,8 @@ impl<P: PageSource> Heap<P> {
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         for c in 0..NUM_CLASSES {
-            let head = core::mem::replace(&mut tc.bins[c].head, core::ptr::null_mut());
-            // Bounded by the count, so a corrupted (cyclic) bin cannot loop.
-            let n = tc.bins[c].count() as usize;
-            tc.bins[c].set_count(0);
-            let _ = self.return_blocks(tc, head, n);
+            let n = core::mem::replace(&mut tc.bins[c].n, 0) as usize;
+            let _ = self.return_blocks(tc, tc.bins[c].arr, n);
         }
         for c in 0..NUM_CLASSES {
             let cs = tc.slabs[c];
@@ -825,11 +909,18 @@ impl<P: PageSource> Heap<P> {
         }
         self.purge_if_due();
         for bin in &mut tc.bins {
-            // Limit 0 and count 0 (room 0): the first free takes the cold
-            // path, which sets the limit again from a count of zero.
-            bin.set_limit(0);
-            debug_assert_eq!((bin.count(), bin.room), (0, 0));
+            // Limit 0 and count 0: the first free takes the cold path,
+            // which sets the limit and array again.
+            debug_assert_eq!(bin.n, 0);
+            *bin = crate::tcache::Bin { arr: core::ptr::null_mut(), n: 0, limit: 0 };
         }
+        tc.caps = [0; NUM_CLASSES];
+        if tc.store.ready() {
+            // SAFETY: the storage is a mapping of this heap's page source of
+            // `len` bytes, and no bin refers to it any more.
+            unsafe { self.pool.pages().unmap(tc.store.base, tc.store.len) };
+        }
+        tc.store = store::Store::new();
         tc.granted = 0;
         tc.id = 0;
     }
@@ -876,6 +967,11 @@ impl<P: PageSource> Heap<P> {
 
     /// Slab size (re-exported for tests).
     pub const SLAB_SIZE: usize = SLAB_SIZE;
+}
+
+/// The full capacity of a bin of class `c` with drain interval `drain`.
+fn bin_limit(c: usize, drain: u32) -> u32 {
+    ((BIN_BYTES / class_size(c)) as u32).clamp(2, drain.max(2))
 }
 
 /// The small size class a layout is served from: with the canary on, one

@@ -1,55 +1,45 @@
-//! Thread caches: per thread, per size class, a singly linked list of free
-//! blocks. The alloc and free fast paths below touch only this struct: no
-//! atomics, no locks, no syscalls. Refill and drain (in [`crate::heap`]) are
-//! `#[cold]`.
+//! Thread caches: per thread, per size class, a *magazine*: an array of
+//! free block pointers used as a stack. The alloc and free fast paths below
+//! touch only this struct, the array and the block's first word: no atomics,
+//! no locks, no syscalls. Refill and drain (in [`crate::heap`]) are `#[cold]`.
+//!
+//! Why an array and not a linked list: a list's pop reads the next block's
+//! address out of the block it hands out, so with encoded links (see
+//! [`crate::block`]) every pop waits on a load and a decode of the one
+//! before. A magazine pop is `n -= 1; arr[n]`, independent of the block's
+//! contents. Cached blocks carry the free mark instead of a link: a free
+//! checks it is not there already (a double free), an allocation checks it
+//! is still there (a write after free) and replaces it with the live mark.
+//! Links stay encoded and validated on slab free lists and remote chains.
 //!
 //! A `ThreadCache` is a plain value: the global allocator keeps one per
 //! thread in a `thread_local!` (see [`tls`]); tests, models and fuzzers make
 //! their own and pass it to a [`crate::Heap`]. It is `const`-constructible and
 //! has no destructor, so thread-local set-up never allocates; the owner must
-//! call [`crate::Heap::thread_exit`] to hand its blocks and slabs back.
+//! call [`crate::Heap::thread_exit`] to hand its blocks, slabs and magazine
+//! storage back. The arrays live in one mapping per cache, made on its first
+//! slow path (see [`store`]).
 
+pub(crate) mod store;
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
 pub(crate) mod tls;
 
 use crate::mitigations;
 use crate::size_class::NUM_CLASSES;
 use crate::slab::{Block, Slab};
+use store::Store;
 
 #[derive(Clone, Copy)]
 pub(crate) struct Bin {
-    pub head: *mut Block,
-    /// Frees left before the bin must drain: `limit - count`, kept instead of
-    /// the count so that the free fast path is one decrement and a zero test.
-    /// Wrapping arithmetic: on an uninitialised cache (limit 0) it goes
-    /// "negative", and `limit - room` is still the number of cached blocks.
-    pub room: u32,
-    /// Drain when the bin holds this many blocks. 0 until the cache is
-    /// initialised (its bins are empty then, so the first free takes the cold
-    /// path).
+    /// The magazine: `arr[..n]` are the cached blocks, the newest on top.
+    /// Holds at least `limit` entries; null while `limit` is 0.
+    pub arr: *mut *mut Block,
+    /// Blocks cached.
+    pub n: u32,
+    /// Drain when the bin holds this many blocks (at least 2 once set). 0
+    /// until the cache is initialised and has storage (every push and pop
+    /// then takes the cold path).
     pub limit: u32,
-}
-
-impl Bin {
-    /// Blocks on the bin.
-    #[inline]
-    pub fn count(&self) -> u32 {
-        self.limit.wrapping_sub(self.room)
-    }
-
-    /// Record that the bin holds `n` blocks.
-    #[inline]
-    pub fn set_count(&mut self, n: u32) {
-        self.room = self.limit.wrapping_sub(n);
-    }
-
-    /// Change the limit, keeping the count.
-    #[inline]
-    pub fn set_limit(&mut self, limit: u32) {
-        let n = self.count();
-        self.limit = limit;
-        self.set_count(n);
-    }
 }
 
 /// The slabs a thread owns for one class.
@@ -76,6 +66,10 @@ pub struct ThreadCache {
     /// Bytes granted to the bins: the sum of `limit × class size`, kept
     /// within the heap's per-thread budget (slow paths only).
     pub(crate) granted: usize,
+    /// Entries each bin's array holds (0: none yet).
+    pub(crate) caps: [u32; NUM_CLASSES],
+    /// Where the arrays live.
+    pub(crate) store: Store,
     #[cfg(feature = "stats")]
     pub(crate) counts: [[u64; 2]; NUM_CLASSES],
 }
@@ -94,7 +88,7 @@ impl ThreadCache {
     /// An empty, uninitialised cache.
     pub const fn new() -> Self {
         ThreadCache {
-            bins: [Bin { head: core::ptr::null_mut(), room: 0, limit: 0 }; NUM_CLASSES],
+            bins: [Bin { arr: core::ptr::null_mut(), n: 0, limit: 0 }; NUM_CLASSES],
             slabs: [ClassSlabs {
                 current: core::ptr::null(),
                 partial: core::ptr::null(),
@@ -105,6 +99,8 @@ impl ThreadCache {
             id: 0,
             heap: 0,
             granted: 0,
+            caps: [0; NUM_CLASSES],
+            store: Store::new(),
             #[cfg(feature = "stats")]
             counts: [[0; 2]; NUM_CLASSES],
         }
@@ -117,81 +113,94 @@ impl ThreadCache {
 
     /// Blocks currently cached for class `c`.
     pub fn cached(&self, c: usize) -> u32 {
-        self.bins[c].count()
+        self.bins[c].n
     }
 
-    /// Pop a cached block of class `c`, if any.
+    /// Pop a cached block of class `c`, if any. Its free mark must be intact
+    /// (a write after free aborts), and it becomes live.
     #[inline(always)]
     pub(crate) fn pop(&mut self, c: usize) -> *mut u8 {
         debug_assert!(c < NUM_CLASSES);
         // SAFETY: class indices come from `size_class::class_of` (< NUM_CLASSES).
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
-        let b = bin.head;
-        if !b.is_null() {
-            // SAFETY: every block on a bin is a free block whose first word is
-            // its encoded link (validated by `next`); clearing it marks the
-            // block live (see `crate::block`).
-            unsafe {
-                bin.head = crate::block::next(b);
-                if mitigations::MARK_LIVE {
-                    crate::block::clear(b);
-                }
-            }
-            bin.room = bin.room.wrapping_add(1);
-            #[cfg(feature = "stats")]
-            {
-                self.counts[c][0] += 1;
-            }
+        let n = bin.n;
+        if n == 0 {
+            return core::ptr::null_mut();
+        }
+        let n = n - 1;
+        // SAFETY: `arr[..n + 1]` hold cached blocks (see `Bin`), each a free
+        // block of ours whose first word was set by `mark_free`.
+        let b = unsafe {
+            let b = *bin.arr.add(n as usize);
+            crate::block::take_marked(b);
+            b
+        };
+        bin.n = n;
+        #[cfg(feature = "stats")]
+        {
+            self.counts[c][0] += 1;
         }
         b.cast()
     }
 
-    /// Push a freed block of class `c`. Returns true when the slow path must
-    /// run: the bin reached its limit (drain); or it was empty (the block may
-    /// be another thread's, which must not be handed out here next; see
-    /// [`crate::Heap`]'s drain), which includes every bin of an uninitialised
-    /// cache.
+    /// Free block `p` of class `c`: checked (a pointer that is not 8-byte
+    /// aligned, or a block that holds its free mark already, i.e. is cached
+    /// by some thread: a double free, aborts), marked free, and pushed.
+    /// Returns true when the slow path must push it instead
+    /// ([`crate::Heap`]'s drain): the bin is full; or it was empty (the
+    /// block may be another thread's, which must not be handed out here
+    /// next), which includes every bin of an uninitialised cache.
     ///
-    /// Double frees: the block already at the bin's head aborts here (as
-    /// does a pointer that is not 8-byte aligned, which no block is); any
-    /// other block that is on a list twice aborts when it is popped the
-    /// second time (see [`crate::block`]). With
-    /// [`mitigations::CHECK_DOUBLE_FREE_ON_FREE`], a block whose first word
-    /// still decodes as a link is reported now: `suspect` (cold) gets it and
-    /// the decoded link, confirms against the page map and aborts.
+    /// With [`mitigations::CHECK_DOUBLE_FREE_ON_FREE`], a block whose first
+    /// word decodes as a link (it is on a slab's free list or a remote
+    /// chain) is reported too: `suspect` (cold) gets it and the decoded
+    /// link, confirms against the page map and aborts. Without it, such a
+    /// block aborts when that list is walked.
     ///
     /// # Safety
-    /// `p` is a block of class `c` from the same heap, no longer used by the caller.
+    /// `p` is a block of class `c` from the same heap, no longer used by the
+    /// caller (or a misused pointer that is readable and writable for 8
+    /// bytes: the checks here and in the drain report it).
     #[inline(always)]
     pub(crate) unsafe fn push(&mut self, c: usize, p: *mut u8, suspect: impl FnOnce(*mut Block, usize)) -> bool {
         debug_assert!(c < NUM_CLASSES);
         let b = p.cast::<Block>();
+        // One test for both: an unaligned pointer must not be read as a
+        // block (read_unaligned is a plain load), nor get a mark written.
+        // SAFETY: caller contract: readable for 8 bytes.
+        let w = unsafe { b.cast::<usize>().read_unaligned() };
+        if (p as usize & 7 != 0) | crate::block::is_free_mark(b, w) {
+            bad_push(p);
+        }
         if mitigations::CHECK_DOUBLE_FREE_ON_FREE {
             // SAFETY: the caller hands over a block of ours: readable.
             if let Some(d) = unsafe { crate::block::looks_free(b) } {
                 suspect(b, d);
             }
         }
-        // SAFETY: see `pop`.
-        let bin = unsafe { self.bins.get_unchecked_mut(c) };
-        let h = bin.head;
-        // An unaligned pointer must not get a link written through it.
-        if (b == h) | (p as usize & 7 != 0) {
-            bad_push(p);
-        }
-        // SAFETY: the caller gives the block up; its first word becomes the link.
-        unsafe { crate::block::set_next(b, h) };
-        bin.head = b;
-        bin.room = bin.room.wrapping_sub(1);
+        // SAFETY: the caller gives the block up; its first word is the mark.
+        unsafe { crate::block::mark_free(b) };
         #[cfg(feature = "stats")]
         {
             self.counts[c][1] += 1;
         }
-        (bin.room == 0) | h.is_null()
+        // SAFETY: see `pop`.
+        let bin = unsafe { self.bins.get_unchecked_mut(c) };
+        let n = bin.n;
+        // Slow when n == 0 (wraps to the top) or n + 1 >= limit; a bin of an
+        // uninitialised cache (limit 0, n 0) is always slow.
+        if n.wrapping_sub(1) >= bin.limit.wrapping_sub(2) {
+            return true;
+        }
+        // SAFETY: n + 1 < limit <= the array's capacity.
+        unsafe { *bin.arr.add(n as usize) = b };
+        bin.n = n + 1;
+        false
     }
 }
 
-/// Report a push of the bin's head again, or of an unaligned pointer.
+/// Report a free of an unaligned pointer, or of a block that holds its free
+/// mark (cached already).
 #[cold]
 #[inline(never)]
 fn bad_push(p: *mut u8) -> ! {
