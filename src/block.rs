@@ -57,6 +57,8 @@ const HIGH_PATTERN: usize = 0x1_6b4d;
 const INVALID_BITS: usize = !ADDR_MASK | 7;
 
 static SECRET: AtomicUsize = AtomicUsize::new(0);
+/// `SECRET ^ MARK_FLIP`, kept apart so a free mark costs one load and one XOR.
+static MARK_KEY: AtomicUsize = AtomicUsize::new(0);
 
 /// Draw the per-process secret (once; later calls do nothing). Every heap
 /// calls it before it hands out a block. Does not allocate.
@@ -68,6 +70,9 @@ pub fn init() {
     let k = (r & ADDR_MASK) | (HIGH_PATTERN << ADDR_BITS);
     // Losing the race is fine: the winner's secret is the one used.
     let _ = SECRET.compare_exchange(0, k, Ordering::Relaxed, Ordering::Relaxed);
+    // Every racer stores the same value (from the winner's secret) before
+    // it hands out a block; a block is only marked after its heap's init.
+    MARK_KEY.store(SECRET.load(Ordering::Relaxed) ^ MARK_FLIP, Ordering::Relaxed);
 }
 
 /// The key for the link word of block `b`.
@@ -133,7 +138,7 @@ const MARK_FLIP: usize = 1 << 63;
 /// thread cache's magazine.
 #[inline(always)]
 fn free_mark(b: *const Block) -> usize {
-    key(b) ^ MARK_FLIP
+    MARK_KEY.load(Ordering::Relaxed) ^ b as usize
 }
 
 /// Put the free mark into block `b`'s first word (it goes into a magazine).
@@ -146,10 +151,21 @@ pub unsafe fn mark_free(b: *mut Block) {
     unsafe { (*b).link = free_mark(b) };
 }
 
-/// Whether the word `w` read from the start of `b` is `b`'s free mark.
+/// Block `p`'s free mark, for [`mark_free_with`]: computed once, it is both
+/// compared with the word a free finds and stored.
 #[inline(always)]
-pub fn is_free_mark(b: *const Block, w: usize) -> bool {
-    w == free_mark(b)
+pub fn mark_of(p: *const u8) -> usize {
+    free_mark(p.cast())
+}
+
+/// [`mark_free`] with the mark from [`mark_of`].
+///
+/// # Safety
+/// As [`mark_free`]; `m` is `mark_of(b)`.
+#[inline(always)]
+pub unsafe fn mark_free_with(b: *mut Block, m: usize) {
+    // SAFETY: caller contract.
+    unsafe { (*b).link = m };
 }
 
 /// Whether block `b` holds its free mark (it is cached: freed already).
@@ -159,7 +175,7 @@ pub fn is_free_mark(b: *const Block, w: usize) -> bool {
 #[inline(always)]
 pub unsafe fn is_marked_free(b: *const Block) -> bool {
     // SAFETY: caller contract.
-    is_free_mark(b, unsafe { (*b).link })
+    unsafe { (*b).link == free_mark(b) }
 }
 
 /// Take block `b` out of a magazine to hand it to a user: its free mark must

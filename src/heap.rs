@@ -473,7 +473,7 @@ impl<P: PageSource> Heap<P> {
     /// class by this cache).
     #[inline]
     fn start_bin(&self, tc: &mut ThreadCache, c: usize) {
-        if tc.bins[c].limit == 0 {
+        if tc.bins[c].limit() == 0 {
             let start = ((START_BYTES / class_size(c)) as u32).clamp(2, self.bin_limit(c));
             self.set_limit(tc, c, start);
         }
@@ -496,7 +496,7 @@ impl<P: PageSource> Heap<P> {
                 debug_assert!(false, "magazine storage used up");
                 let keep = tc.caps[c].min(limit);
                 let keep = self.grant(tc, c, keep);
-                tc.bins[c].limit = keep;
+                tc.bins[c].set_limit(keep);
                 return;
             }
             let old = tc.bins[c];
@@ -508,7 +508,7 @@ impl<P: PageSource> Heap<P> {
             tc.bins[c].arr = arr;
             tc.caps[c] = cap;
         }
-        tc.bins[c].limit = limit;
+        tc.bins[c].set_limit(limit);
     }
 
     /// The limit bin `c` may have when it asks for `want`: anything smaller
@@ -517,7 +517,7 @@ impl<P: PageSource> Heap<P> {
     /// the caller sets the limit. Slow paths only.
     fn grant(&self, tc: &mut ThreadCache, c: usize, want: u32) -> u32 {
         let size = class_size(c);
-        let old = tc.bins[c].limit;
+        let old = tc.bins[c].limit();
         let new = if want > old {
             let room = (self.tcache_bytes.saturating_sub(tc.granted) / size).min(u32::MAX as usize) as u32;
             want.min(old.saturating_add(room)).max(want.min(2))
@@ -537,16 +537,16 @@ impl<P: PageSource> Heap<P> {
         // A refill is demand: the bin grows (up to its class's capacity,
         // within the budget), so a class in steady use refills in big
         // batches while one touched once stays small.
-        if tc.bins[c].limit == 0 {
+        if tc.bins[c].limit() == 0 {
             self.start_bin(tc, c);
         } else {
-            let want = tc.bins[c].limit.saturating_mul(2).min(self.bin_limit(c));
+            let want = tc.bins[c].limit().saturating_mul(2).min(self.bin_limit(c));
             self.set_limit(tc, c, want);
         }
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         // Without storage (limit 0), one block.
-        let want = (tc.bins[c].limit / 2).max(1);
+        let want = (tc.bins[c].limit() / 2).max(1);
         tc.slabs[c].sent_home = false;
         loop {
             let cur = tc.slabs[c].current;
@@ -593,7 +593,7 @@ impl<P: PageSource> Heap<P> {
             let bin = &mut tc.bins[c];
             let base = bin.n;
             // At most limit - 1 cached: a push needs room for one more.
-            let room = bin.limit.saturating_sub(base + 1);
+            let room = bin.limit().saturating_sub(base + 1);
             let k = (n - 1).min(room);
             let top = base + k;
             for i in 0..n - 1 {
@@ -672,7 +672,7 @@ impl<P: PageSource> Heap<P> {
         self.start_bin(tc, c);
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
-        if tc.bins[c].limit == 0 {
+        if tc.bins[c].limit() == 0 {
             // No storage (out of memory): straight back to its slab.
             let one = [b];
             self.return_blocks(tc, one.as_ptr(), 1);
@@ -685,7 +685,7 @@ impl<P: PageSource> Heap<P> {
         unsafe { *arr.add(bin.n as usize) = b };
         bin.n += 1;
         let count = bin.n;
-        if count < bin.limit {
+        if count < bin.limit() {
             // The bin was empty (or the cache fresh) before this free, so the
             // next allocation would hand this very block out again. If it is
             // another thread's, send it home instead: this thread's writes
@@ -708,7 +708,7 @@ impl<P: PageSource> Heap<P> {
             }
             return;
         }
-        let limit = bin.limit;
+        let limit = bin.limit();
         let n = count - limit / 2;
         let mut count = count - n;
         bin.n = count;
@@ -728,7 +728,7 @@ impl<P: PageSource> Heap<P> {
             limit
         };
         self.set_limit(tc, c, limit);
-        let limit = tc.bins[c].limit;
+        let limit = tc.bins[c].limit();
         if count >= limit {
             // The limit shrank to the count: drain to half of the new one, so
             // the bin has room again (the fast path needs `n + 1 < limit`).
@@ -912,7 +912,7 @@ impl<P: PageSource> Heap<P> {
             // Limit 0 and count 0: the first free takes the cold path,
             // which sets the limit and array again.
             debug_assert_eq!(bin.n, 0);
-            *bin = crate::tcache::Bin { arr: core::ptr::null_mut(), n: 0, limit: 0 };
+            *bin = crate::tcache::Bin::EMPTY;
         }
         tc.caps = [0; NUM_CLASSES];
         if tc.store.ready() {

@@ -36,10 +36,28 @@ pub(crate) struct Bin {
     pub arr: *mut *mut Block,
     /// Blocks cached.
     pub n: u32,
-    /// Drain when the bin holds this many blocks (at least 2 once set). 0
-    /// until the cache is initialised and has storage (every push and pop
-    /// then takes the cold path).
-    pub limit: u32,
+    /// `limit - 2` (wrapping), where the bin drains when it holds `limit`
+    /// blocks (at least 2 once set). The limit is 0 until the cache is
+    /// initialised and has storage (every push then takes the cold path).
+    /// Kept as `limit - 2` for the push's one-compare test.
+    hi: u32,
+}
+
+impl Bin {
+    /// An empty bin with no array and limit 0.
+    pub const EMPTY: Bin = Bin { arr: core::ptr::null_mut(), n: 0, hi: 0u32.wrapping_sub(2) };
+
+    /// Drain when the bin holds this many blocks.
+    #[inline]
+    pub fn limit(&self) -> u32 {
+        self.hi.wrapping_add(2)
+    }
+
+    /// Set the limit.
+    #[inline]
+    pub fn set_limit(&mut self, limit: u32) {
+        self.hi = limit.wrapping_sub(2);
+    }
 }
 
 /// The slabs a thread owns for one class.
@@ -88,7 +106,7 @@ impl ThreadCache {
     /// An empty, uninitialised cache.
     pub const fn new() -> Self {
         ThreadCache {
-            bins: [Bin { arr: core::ptr::null_mut(), n: 0, limit: 0 }; NUM_CLASSES],
+            bins: [Bin::EMPTY; NUM_CLASSES],
             slabs: [ClassSlabs {
                 current: core::ptr::null(),
                 partial: core::ptr::null(),
@@ -169,7 +187,8 @@ impl ThreadCache {
         // block (read_unaligned is a plain load), nor get a mark written.
         // SAFETY: caller contract: readable for 8 bytes.
         let w = unsafe { b.cast::<usize>().read_unaligned() };
-        if (p as usize & 7 != 0) | crate::block::is_free_mark(b, w) {
+        let m = crate::block::mark_of(p);
+        if (p as usize & 7 != 0) | (w == m) {
             bad_push(p);
         }
         if mitigations::CHECK_DOUBLE_FREE_ON_FREE {
@@ -179,7 +198,7 @@ impl ThreadCache {
             }
         }
         // SAFETY: the caller gives the block up; its first word is the mark.
-        unsafe { crate::block::mark_free(b) };
+        unsafe { crate::block::mark_free_with(b, m) };
         #[cfg(feature = "stats")]
         {
             self.counts[c][1] += 1;
@@ -189,7 +208,7 @@ impl ThreadCache {
         let n = bin.n;
         // Slow when n == 0 (wraps to the top) or n + 1 >= limit; a bin of an
         // uninitialised cache (limit 0, n 0) is always slow.
-        if n.wrapping_sub(1) >= bin.limit.wrapping_sub(2) {
+        if n.wrapping_sub(1) >= bin.hi {
             return true;
         }
         // SAFETY: n + 1 < limit <= the array's capacity.
