@@ -473,42 +473,52 @@ impl<P: PageSource> Heap<P> {
     /// class by this cache).
     #[inline]
     fn start_bin(&self, tc: &mut ThreadCache, c: usize) {
-        if tc.bins[c].limit() == 0 {
+        if tc.limits[c] == 0 {
             let start = ((START_BYTES / class_size(c)) as u32).clamp(2, self.bin_limit(c));
             self.set_limit(tc, c, start);
         }
     }
 
     /// Ask for limit `want` for bin `c` (see [`Heap::grant`]) and set what
-    /// is granted, growing the bin's array to hold it. Without storage the
-    /// limit stays 0.
+    /// is granted. Without storage the limit stays 0. The array grows when
+    /// it fills up ([`Heap::ensure_cap`]), not here: a bin that is never
+    /// filled never touches the memory for its limit.
     fn set_limit(&self, tc: &mut ThreadCache, c: usize, want: u32) {
         if !tc.store.ready() {
             return;
         }
-        let limit = self.grant(tc, c, want);
-        if limit > tc.caps[c] {
-            let cap = cap_for(limit);
-            let arr = tc.store.take(cap);
-            if arr.is_null() {
-                // Cannot happen: the storage holds every class's arrays at
-                // their largest (`store::bytes_for`). Stay within the old one.
-                debug_assert!(false, "magazine storage used up");
-                let keep = tc.caps[c].min(limit);
-                let keep = self.grant(tc, c, keep);
-                tc.bins[c].set_limit(keep);
-                return;
-            }
-            let old = tc.bins[c];
-            if old.n > 0 {
-                // SAFETY: both arrays are in the storage, distinct, and hold
-                // at least `n` entries.
-                unsafe { core::ptr::copy_nonoverlapping(old.arr, arr, old.n as usize) };
-            }
-            tc.bins[c].arr = arr;
-            tc.caps[c] = cap;
+        tc.limits[c] = self.grant(tc, c, want);
+        tc.bins[c].set_top(tc.limits[c].min(tc.caps[c]));
+    }
+
+    /// Make bin `c`'s array hold at least `need` entries (at most its limit
+    /// rounded up to a power of two): at least double the old one, the
+    /// entries copied over. False when there is no storage (or, which
+    /// cannot happen, it is used up).
+    fn ensure_cap(&self, tc: &mut ThreadCache, c: usize, need: u32) -> bool {
+        let old = tc.caps[c];
+        if need <= old {
+            return true;
         }
-        tc.bins[c].set_limit(limit);
+        let most = cap_for(self.bin_limit(c));
+        let cap = cap_for(need).max(old.saturating_mul(2).min(most));
+        let arr = tc.store.take(cap);
+        if arr.is_null() {
+            // Without storage; with it, cannot happen: it holds every
+            // class's arrays at their largest (`store::bytes_for`).
+            debug_assert!(!tc.store.ready(), "magazine storage used up");
+            return false;
+        }
+        let bin = tc.bins[c];
+        if bin.n > 0 {
+            // SAFETY: both arrays are in the storage, distinct, and hold at
+            // least `n` entries.
+            unsafe { core::ptr::copy_nonoverlapping(bin.arr, arr, bin.n as usize) };
+        }
+        tc.bins[c].arr = arr;
+        tc.caps[c] = cap;
+        tc.bins[c].set_top(tc.limits[c].min(cap));
+        true
     }
 
     /// The limit bin `c` may have when it asks for `want`: anything smaller
@@ -517,7 +527,7 @@ impl<P: PageSource> Heap<P> {
     /// the caller sets the limit. Slow paths only.
     fn grant(&self, tc: &mut ThreadCache, c: usize, want: u32) -> u32 {
         let size = class_size(c);
-        let old = tc.bins[c].limit();
+        let old = tc.limits[c];
         let new = if want > old {
             let room = (self.tcache_bytes.saturating_sub(tc.granted) / size).min(u32::MAX as usize) as u32;
             want.min(old.saturating_add(room)).max(want.min(2))
@@ -537,16 +547,16 @@ impl<P: PageSource> Heap<P> {
         // A refill is demand: the bin grows (up to its class's capacity,
         // within the budget), so a class in steady use refills in big
         // batches while one touched once stays small.
-        if tc.bins[c].limit() == 0 {
+        if tc.limits[c] == 0 {
             self.start_bin(tc, c);
         } else {
-            let want = tc.bins[c].limit().saturating_mul(2).min(self.bin_limit(c));
+            let want = tc.limits[c].saturating_mul(2).min(self.bin_limit(c));
             self.set_limit(tc, c, want);
         }
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         // Without storage (limit 0), one block.
-        let want = (tc.bins[c].limit() / 2).max(1);
+        let want = (tc.limits[c] / 2).max(1);
         tc.slabs[c].sent_home = false;
         loop {
             let cur = tc.slabs[c].current;
@@ -585,16 +595,18 @@ impl<P: PageSource> Heap<P> {
     /// `head` starts a null-terminated chain of `n` (>= 1) free blocks of
     /// `s`, which `tc` owns; the blocks count as handed out (`used`).
     unsafe fn fill(&self, tc: &mut ThreadCache, c: usize, s: &Slab, head: *mut Block, n: u32) -> *mut u8 {
+        let base = tc.bins[c].n;
+        // At most limit - 1 cached: a push needs room for one more.
+        let mut k = tc.limits[c].saturating_sub(base + 1).min(n - 1);
+        if k > 0 && !self.ensure_cap(tc, c, base + k) {
+            k = 0;
+        }
         // SAFETY: caller contract: the chain's links were written or checked
         // by `take`; each is decoded (validated) before its block is reused.
         unsafe {
             let mut b = block::next(head);
             block::clear(head);
             let bin = &mut tc.bins[c];
-            let base = bin.n;
-            // At most limit - 1 cached: a push needs room for one more.
-            let room = bin.limit().saturating_sub(base + 1);
-            let k = (n - 1).min(room);
             let top = base + k;
             for i in 0..n - 1 {
                 let nx = block::next(b);
@@ -672,7 +684,8 @@ impl<P: PageSource> Heap<P> {
         self.start_bin(tc, c);
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
-        if tc.bins[c].limit() == 0 {
+        let n0 = tc.bins[c].n;
+        if tc.limits[c] == 0 || !self.ensure_cap(tc, c, n0 + 1) {
             // No storage (out of memory): straight back to its slab.
             let one = [b];
             self.return_blocks(tc, one.as_ptr(), 1);
@@ -680,12 +693,16 @@ impl<P: PageSource> Heap<P> {
         }
         let bin = &mut tc.bins[c];
         let arr = bin.arr;
-        // SAFETY: a full bin holds limit - 1 blocks (the push's test), an
-        // empty one none, and the array holds at least `limit` entries.
-        unsafe { *arr.add(bin.n as usize) = b };
-        bin.n += 1;
+        // SAFETY: the array holds more than n0 entries (ensured above).
+        unsafe { *arr.add(n0 as usize) = b };
+        bin.n = n0 + 1;
         let count = bin.n;
-        if count < bin.limit() {
+        let limit = tc.limits[c];
+        if count < limit {
+            if count + 1 >= tc.caps[c] {
+                // The array is full, the bin is not: grow the array.
+                let _ = self.ensure_cap(tc, c, (count + 2).min(limit));
+            }
             // The bin was empty (or the cache fresh) before this free, so the
             // next allocation would hand this very block out again. If it is
             // another thread's, send it home instead: this thread's writes
@@ -708,10 +725,9 @@ impl<P: PageSource> Heap<P> {
             }
             return;
         }
-        let limit = bin.limit();
         let n = count - limit / 2;
         let mut count = count - n;
-        bin.n = count;
+        tc.bins[c].n = count;
         // SAFETY: arr[count..count + n] are the newest blocks, now off the bin.
         let foreign = self.return_blocks(tc, unsafe { arr.add(count as usize) }, n as usize);
         // Here, not on the early return above: that one can run once per
@@ -728,7 +744,7 @@ impl<P: PageSource> Heap<P> {
             limit
         };
         self.set_limit(tc, c, limit);
-        let limit = tc.bins[c].limit();
+        let limit = tc.limits[c];
         if count >= limit {
             // The limit shrank to the count: drain to half of the new one, so
             // the bin has room again (the fast path needs `n + 1 < limit`).
@@ -914,6 +930,7 @@ impl<P: PageSource> Heap<P> {
             debug_assert_eq!(bin.n, 0);
             *bin = crate::tcache::Bin::EMPTY;
         }
+        tc.limits = [0; NUM_CLASSES];
         tc.caps = [0; NUM_CLASSES];
         if tc.store.ready() {
             // SAFETY: the storage is a mapping of this heap's page source of

@@ -32,14 +32,16 @@ use store::Store;
 #[derive(Clone, Copy)]
 pub(crate) struct Bin {
     /// The magazine: `arr[..n]` are the cached blocks, the newest on top.
-    /// Holds at least `limit` entries; null while `limit` is 0.
+    /// Holds `ThreadCache::caps[c]` entries (null while that is 0).
     pub arr: *mut *mut Block,
     /// Blocks cached.
     pub n: u32,
-    /// `limit - 2` (wrapping), where the bin drains when it holds `limit`
-    /// blocks (at least 2 once set). The limit is 0 until the cache is
-    /// initialised and has storage (every push then takes the cold path).
-    /// Kept as `limit - 2` for the push's one-compare test.
+    /// `top - 2` (wrapping), where `top` is the smaller of the bin's limit
+    /// (it drains when it holds that many blocks) and its array's capacity
+    /// (the array grows when full, up to the limit): a push with `n + 1 >=
+    /// top` takes the slow path. `top` is 0 until the bin has a limit and an
+    /// array, so every push takes the slow path then. Kept as `top - 2` for
+    /// the push's one-compare test.
     hi: u32,
 }
 
@@ -47,16 +49,10 @@ impl Bin {
     /// An empty bin with no array and limit 0.
     pub const EMPTY: Bin = Bin { arr: core::ptr::null_mut(), n: 0, hi: 0u32.wrapping_sub(2) };
 
-    /// Drain when the bin holds this many blocks.
+    /// Set the push threshold (see `hi`).
     #[inline]
-    pub fn limit(&self) -> u32 {
-        self.hi.wrapping_add(2)
-    }
-
-    /// Set the limit.
-    #[inline]
-    pub fn set_limit(&mut self, limit: u32) {
-        self.hi = limit.wrapping_sub(2);
+    pub fn set_top(&mut self, top: u32) {
+        self.hi = top.wrapping_sub(2);
     }
 }
 
@@ -84,7 +80,11 @@ pub struct ThreadCache {
     /// Bytes granted to the bins: the sum of `limit × class size`, kept
     /// within the heap's per-thread budget (slow paths only).
     pub(crate) granted: usize,
-    /// Entries each bin's array holds (0: none yet).
+    /// Each bin's limit: it drains when it holds that many blocks (at least
+    /// 2 once set; 0 until the bin is first used, or without storage).
+    pub(crate) limits: [u32; NUM_CLASSES],
+    /// Entries each bin's array holds (0: none yet). Grows on demand, up to
+    /// the limit rounded up to a power of two.
     pub(crate) caps: [u32; NUM_CLASSES],
     /// Where the arrays live.
     pub(crate) store: Store,
@@ -117,6 +117,7 @@ impl ThreadCache {
             id: 0,
             heap: 0,
             granted: 0,
+            limits: [0; NUM_CLASSES],
             caps: [0; NUM_CLASSES],
             store: Store::new(),
             #[cfg(feature = "stats")]
@@ -165,7 +166,7 @@ impl ThreadCache {
     /// aligned, or a block that holds its free mark already, i.e. is cached
     /// by some thread: a double free, aborts), marked free, and pushed.
     /// Returns true when the slow path must push it instead
-    /// ([`crate::Heap`]'s drain): the bin is full; or it was empty (the
+    /// ([`crate::Heap`]'s drain): the bin or its array is full; or it was empty (the
     /// block may be another thread's, which must not be handed out here
     /// next), which includes every bin of an uninitialised cache.
     ///
@@ -206,12 +207,12 @@ impl ThreadCache {
         // SAFETY: see `pop`.
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
         let n = bin.n;
-        // Slow when n == 0 (wraps to the top) or n + 1 >= limit; a bin of an
-        // uninitialised cache (limit 0, n 0) is always slow.
+        // Slow when n == 0 (wraps to the top) or n + 1 >= top (see `Bin`);
+        // a bin of an uninitialised cache (top 0, n 0) is always slow.
         if n.wrapping_sub(1) >= bin.hi {
             return true;
         }
-        // SAFETY: n + 1 < limit <= the array's capacity.
+        // SAFETY: n + 1 < top <= the array's capacity.
         unsafe { *bin.arr.add(n as usize) = b };
         bin.n = n + 1;
         false
