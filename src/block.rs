@@ -10,27 +10,26 @@
 //! bits set, or a misaligned one, which [`next`] reports instead of
 //! following it.
 //!
-//! Why add and not XOR (glibc's safe-linking XORs): the pop is a chain of
-//! dependent loads (each next address is read from the block before), and
-//! the decode sits on it. With `word ^ secret ^ block` the compiler folds
-//! the load into the first XOR and leaves two XORs between the load and the
-//! next address; `word - (secret ^ block)` cannot be reassociated, so the
-//! key is computed beside the load and one subtraction is left on the chain.
-//! Measured on `fixed` (user CPU time, best of 7, against the build before
-//! hardening): 0.78x with the XORs, 0.83-0.85x with the subtraction.
+//! Why add and not XOR (glibc's safe-linking XORs): a list walk (a slab's
+//! free list taken by a refill; thread-cache bins were lists too before
+//! they became arrays) is a chain of dependent loads, and the decode sits
+//! on it. With `word ^ secret ^ block` the compiler folds the load into the
+//! first XOR and leaves two XORs between the load and the next address;
+//! `word - (secret ^ block)` cannot be reassociated, so the key is computed
+//! beside the load and one subtraction is left on the chain.
 //!
 //! Blocks handed to a user have their first word set to their own address
 //! ([`clear`]), which decodes to `b - (secret ^ b)`: high bits set, not a
-//! link. That makes a
-//! block that is on a free list twice (a double free, on any thread, however
-//! delayed) abort when it is taken off the second time: its word then holds
-//! that mark (`hakmem: double free detected`) or user data (`hakmem:
-//! corrupted free list`), and does not decode. [`looks_free`] tells a free block from a live one from its
-//! word alone, for the checks that want to report at the second `free`.
+//! link. That makes a block that is on a free list twice (a double free,
+//! on any thread, however delayed) abort when the list reaches it the second
+//! time: its word then holds that mark or the free mark (`hakmem: double
+//! free detected`) or user data (`hakmem: corrupted free list`), and does
+//! not decode. [`looks_free`] tells a block on a list from a live one from
+//! its word alone, for the checks that want to report at the second `free`.
 //!
 //! Blocks in a thread cache's magazine (see [`crate::tcache`]) are not
 //! linked: their first word holds the *free mark* ([`mark_free`]), the
-//! block's key with the top bit flipped. A free finds it there at a second
+//! block's key with the top bit flipped (`MARK_KEY ^ block`). A free finds it there at a second
 //! free of a cached block (a double free, reported at once); an allocation
 //! checks it is intact before handing the block out ([`take_marked`]), so a
 //! write after free aborts instead of going unnoticed. The mark decodes (as
@@ -151,19 +150,22 @@ pub unsafe fn mark_free(b: *mut Block) {
     unsafe { (*b).link = free_mark(b) };
 }
 
-/// Block `p`'s free mark, for [`mark_free_with`]: computed once, it is both
-/// compared with the word a free finds and stored.
-#[inline(always)]
-pub fn mark_of(p: *const u8) -> usize {
-    free_mark(p.cast())
+/// The key of the free marks: block `b`'s mark is `mark_key() ^ b`. A
+/// thread cache keeps a copy (a thread-local load is direct where a
+/// static of another crate may go through the GOT).
+#[inline]
+pub fn mark_key() -> usize {
+    MARK_KEY.load(Ordering::Relaxed)
 }
 
-/// [`mark_free`] with the mark from [`mark_of`].
+/// [`mark_free`] with the mark `m` (`mark_key() ^ b`), computed once by a
+/// free that also compares it with the word it finds.
 ///
 /// # Safety
-/// As [`mark_free`]; `m` is `mark_of(b)`.
+/// As [`mark_free`]; `m` is `b`'s mark.
 #[inline(always)]
 pub unsafe fn mark_free_with(b: *mut Block, m: usize) {
+    debug_assert_eq!(m, free_mark(b));
     // SAFETY: caller contract.
     unsafe { (*b).link = m };
 }
@@ -183,10 +185,12 @@ pub unsafe fn is_marked_free(b: *const Block) -> bool {
 /// live mark of [`clear`].
 ///
 /// # Safety
-/// `b` is a block taken off a magazine (its word was written by [`mark_free`]).
+/// `b` is a block taken off a magazine (its word was written by
+/// [`mark_free`]); `key` is [`mark_key`].
 #[inline(always)]
-pub unsafe fn take_marked(b: *mut Block) {
-    let m = free_mark(b);
+pub unsafe fn take_marked(b: *mut Block, key: usize) {
+    debug_assert_eq!(key, mark_key());
+    let m = key ^ b as usize;
     // SAFETY: caller contract: `b` is a block of ours, readable and writable.
     unsafe {
         if (*b).link != m {
@@ -289,7 +293,7 @@ mod tests {
             mark_free(b);
             assert!(is_marked_free(b));
             assert!(looks_free(b).is_none(), "the mark must not decode as a link");
-            take_marked(b);
+            take_marked(b, mark_key());
             assert!(!is_marked_free(b));
             assert!(looks_free(b).is_none());
             set_next(b, core::ptr::null_mut());

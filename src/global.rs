@@ -152,12 +152,16 @@ fn alloc_small_slow(c: usize) -> *mut u8 {
     p
 }
 
+/// The free slow path (see [`Heap::drain`]).
+///
+/// # Safety
+/// As [`free_class`].
 #[cold]
 #[inline(never)]
-fn free_small_slow(c: usize, p: *mut u8) {
+unsafe fn free_small_slow(c: usize, p: *mut u8) {
     tls::ensure_registered(on_thread_exit);
-    // SAFETY: as in alloc_small_slow.
-    heap().drain(unsafe { &mut *tls::cache() }, c, p.cast());
+    // SAFETY: as in alloc_small_slow; `p` per the caller's contract.
+    unsafe { heap().drain(&mut *tls::cache(), c, p.cast()) };
     flush_if_exited();
 }
 

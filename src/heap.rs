@@ -435,10 +435,6 @@ impl<P: PageSource> Heap<P> {
     unsafe fn check_realloc(&self, p: *mut u8, c: usize, size: usize) {
         // SAFETY: caller contract.
         unsafe { self.check_free(p, c, size) };
-        if !mitigations::MARK_LIVE {
-            // Without the mark a live block may still hold its old link.
-            return;
-        }
         // A cached block (in some thread's magazine) holds its free mark.
         // SAFETY: caller contract: `p` is a block of ours, readable.
         if p.cast::<Block>().is_aligned() && unsafe { block::is_marked_free(p.cast()) } {
@@ -454,6 +450,7 @@ impl<P: PageSource> Heap<P> {
         if tc.id == 0 {
             tc.id = self.next_id.fetch_add(1, Ordering::Relaxed);
             tc.heap = self as *const Self as usize;
+            tc.mark_key = block::mark_key();
         }
         debug_assert_eq!(tc.heap, self as *const Self as usize, "a ThreadCache was used with two heaps");
         if !tc.store.ready() {
@@ -673,14 +670,27 @@ impl<P: PageSource> Heap<P> {
         }
     }
 
-    /// The free slow path: push block `b` (checked and marked by
-    /// [`ThreadCache::push`]) onto bin `c`, which was empty or is full. A
-    /// full bin drains down to half its limit, returning blocks to their
-    /// slabs; the newest go, so nothing is touched that is not returned.
+    /// The free slow path, when [`ThreadCache::push`] declined: check and
+    /// mark block `b` (as the push would), and push it onto bin `c`, which
+    /// was empty or is full (or whose array is). A full bin drains down to
+    /// half its limit, returning blocks to their slabs; the newest go, so
+    /// nothing is touched that is not returned.
+    ///
+    /// # Safety
+    /// As [`ThreadCache::push`]: `b` is a block of class `c` of this heap
+    /// that the caller gives up (or a misused pointer readable and writable
+    /// for 8 bytes, which the checks report).
     #[cold]
     #[inline(never)]
-    pub(crate) fn drain(&self, tc: &mut ThreadCache, c: usize, b: *mut Block) {
+    pub(crate) unsafe fn drain(&self, tc: &mut ThreadCache, c: usize, b: *mut Block) {
         self.init_cache(tc);
+        // SAFETY: the caller (a free) gives `b` up; the push left its checks
+        // and mark to this path.
+        unsafe {
+            crate::tcache::check_and_mark(b.cast(), tc.mark_key, |b, d| {
+                self.suspect_double_free(b, d, "double free detected")
+            })
+        };
         self.start_bin(tc, c);
         #[cfg(feature = "stats")]
         self.counters.flush(tc);

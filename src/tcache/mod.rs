@@ -71,6 +71,10 @@ pub(crate) struct ClassSlabs {
 
 /// Per-thread allocation state.
 pub struct ThreadCache {
+    /// [`crate::block::mark_key`], copied when the cache is initialised (0
+    /// before: every push and pop of an uninitialised cache takes the slow
+    /// path, which sets it first).
+    pub(crate) mark_key: usize,
     pub(crate) bins: [Bin; NUM_CLASSES],
     pub(crate) slabs: [ClassSlabs; NUM_CLASSES],
     /// Owner id stamped on slabs (0 = not yet initialised).
@@ -106,6 +110,7 @@ impl ThreadCache {
     /// An empty, uninitialised cache.
     pub const fn new() -> Self {
         ThreadCache {
+            mark_key: 0,
             bins: [Bin::EMPTY; NUM_CLASSES],
             slabs: [ClassSlabs {
                 current: core::ptr::null(),
@@ -151,7 +156,7 @@ impl ThreadCache {
         // block of ours whose first word was set by `mark_free`.
         let b = unsafe {
             let b = *bin.arr.add(n as usize);
-            crate::block::take_marked(b);
+            crate::block::take_marked(b, self.mark_key);
             b
         };
         bin.n = n;
@@ -183,40 +188,58 @@ impl ThreadCache {
     #[inline(always)]
     pub(crate) unsafe fn push(&mut self, c: usize, p: *mut u8, suspect: impl FnOnce(*mut Block, usize)) -> bool {
         debug_assert!(c < NUM_CLASSES);
-        let b = p.cast::<Block>();
-        // One test for both: an unaligned pointer must not be read as a
-        // block (read_unaligned is a plain load), nor get a mark written.
-        // SAFETY: caller contract: readable for 8 bytes.
-        let w = unsafe { b.cast::<usize>().read_unaligned() };
-        let m = crate::block::mark_of(p);
-        if (p as usize & 7 != 0) | (w == m) {
-            bad_push(p);
-        }
-        if mitigations::CHECK_DOUBLE_FREE_ON_FREE {
-            // SAFETY: the caller hands over a block of ours: readable.
-            if let Some(d) = unsafe { crate::block::looks_free(b) } {
-                suspect(b, d);
-            }
-        }
-        // SAFETY: the caller gives the block up; its first word is the mark.
-        unsafe { crate::block::mark_free_with(b, m) };
         #[cfg(feature = "stats")]
         {
             self.counts[c][1] += 1;
         }
         // SAFETY: see `pop`.
-        let bin = unsafe { self.bins.get_unchecked_mut(c) };
+        let bin = unsafe { self.bins.get_unchecked(c) };
         let n = bin.n;
         // Slow when n == 0 (wraps to the top) or n + 1 >= top (see `Bin`);
-        // a bin of an uninitialised cache (top 0, n 0) is always slow.
+        // a bin of an uninitialised cache (top 0, n 0) is always slow. The
+        // slow path runs the checks below itself, with a key set.
         if n.wrapping_sub(1) >= bin.hi {
             return true;
         }
+        // SAFETY: caller contract.
+        unsafe { check_and_mark(p, self.mark_key, suspect) };
+        // SAFETY: see `pop`.
+        let bin = unsafe { self.bins.get_unchecked_mut(c) };
         // SAFETY: n + 1 < top <= the array's capacity.
-        unsafe { *bin.arr.add(n as usize) = b };
+        unsafe { *bin.arr.add(n as usize) = p.cast() };
         bin.n = n + 1;
         false
     }
+}
+
+/// A free's checks, then its free mark: a pointer that is not 8-byte
+/// aligned, or a block that holds its free mark already (cached by some
+/// thread: a double free), aborts; with
+/// [`mitigations::CHECK_DOUBLE_FREE_ON_FREE`], so does a block whose first
+/// word decodes as a link (`suspect`, cold, confirms against the page map).
+///
+/// # Safety
+/// `p` is readable and writable for 8 bytes; the caller gives it up. `key`
+/// is [`crate::block::mark_key`].
+#[inline(always)]
+pub(crate) unsafe fn check_and_mark(p: *mut u8, key: usize, suspect: impl FnOnce(*mut Block, usize)) {
+    let b = p.cast::<Block>();
+    // An unaligned pointer must not be read as a block (read_unaligned is
+    // a plain load), nor get a mark written.
+    // SAFETY: caller contract: readable for 8 bytes.
+    let w = unsafe { b.cast::<usize>().read_unaligned() };
+    let m = key ^ p as usize;
+    if (p as usize & 7 != 0) | (w == m) {
+        bad_push(p);
+    }
+    if mitigations::CHECK_DOUBLE_FREE_ON_FREE {
+        // SAFETY: the caller hands over a block of ours: readable.
+        if let Some(d) = unsafe { crate::block::looks_free(b) } {
+            suspect(b, d);
+        }
+    }
+    // SAFETY: the caller gives the block up; its first word is the mark.
+    unsafe { crate::block::mark_free_with(b, m) };
 }
 
 /// Report a free of an unaligned pointer, or of a block that holds its free
