@@ -240,7 +240,7 @@ impl<P: PageSource> Heap<P> {
     /// Null when there is none: the caller allocates and clears.
     #[cold]
     fn carve_zeroed(&self, tc: &mut ThreadCache, c: usize) -> *mut u8 {
-        let bin_empty = tc.bins[c].n == 0;
+        let bin_empty = tc.bins[c].n() == 0;
         if bin_empty {
             self.init_cache(tc);
         }
@@ -507,12 +507,12 @@ impl<P: PageSource> Heap<P> {
             return false;
         }
         let bin = tc.bins[c];
-        if bin.n > 0 {
+        if bin.n() > 0 {
             // SAFETY: both arrays are in the storage, distinct, and hold at
             // least `n` entries.
-            unsafe { core::ptr::copy_nonoverlapping(bin.arr, arr, bin.n as usize) };
+            unsafe { core::ptr::copy_nonoverlapping(bin.arr(), arr, bin.n() as usize) };
         }
-        tc.bins[c].arr = arr;
+        tc.bins[c].set_arr(arr);
         tc.caps[c] = cap;
         tc.bins[c].set_top(tc.limits[c].min(cap));
         true
@@ -592,7 +592,7 @@ impl<P: PageSource> Heap<P> {
     /// `head` starts a null-terminated chain of `n` (>= 1) free blocks of
     /// `s`, which `tc` owns; the blocks count as handed out (`used`).
     unsafe fn fill(&self, tc: &mut ThreadCache, c: usize, s: &Slab, head: *mut Block, n: u32) -> *mut u8 {
-        let base = tc.bins[c].n;
+        let base = tc.bins[c].n();
         // At most limit - 1 cached: a push needs room for one more.
         let mut k = tc.limits[c].saturating_sub(base + 1).min(n - 1);
         if k > 0 && !self.ensure_cap(tc, c, base + k) {
@@ -609,13 +609,13 @@ impl<P: PageSource> Heap<P> {
                 let nx = block::next(b);
                 if i < k {
                     block::mark_free(b);
-                    *bin.arr.add((top - 1 - i) as usize) = b;
+                    *bin.arr().add((top - 1 - i) as usize) = b;
                 } else if s.free_local(b) == 0 {
                     debug_assert!(false, "a slab emptied by a refill");
                 }
                 b = nx;
             }
-            bin.n = top;
+            bin.set_n(top);
         }
         head.cast()
     }
@@ -694,7 +694,7 @@ impl<P: PageSource> Heap<P> {
         self.start_bin(tc, c);
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
-        let n0 = tc.bins[c].n;
+        let n0 = tc.bins[c].n();
         if tc.limits[c] == 0 || !self.ensure_cap(tc, c, n0 + 1) {
             // No storage (out of memory): straight back to its slab.
             let one = [b];
@@ -702,11 +702,11 @@ impl<P: PageSource> Heap<P> {
             return;
         }
         let bin = &mut tc.bins[c];
-        let arr = bin.arr;
+        let arr = bin.arr();
         // SAFETY: the array holds more than n0 entries (ensured above).
         unsafe { *arr.add(n0 as usize) = b };
-        bin.n = n0 + 1;
-        let count = bin.n;
+        let count = n0 + 1;
+        bin.set_n(count);
         let limit = tc.limits[c];
         if count < limit {
             if count + 1 >= tc.caps[c] {
@@ -729,7 +729,7 @@ impl<P: PageSource> Heap<P> {
                     self.set_limit(tc, c, MIN_LIMIT.min(self.bin_limit(c)));
                 } else {
                     tc.slabs[c].sent_home = true;
-                    tc.bins[c].n = 0;
+                    tc.bins[c].set_n(0);
                     self.return_blocks(tc, arr, 1);
                 }
             }
@@ -737,7 +737,7 @@ impl<P: PageSource> Heap<P> {
         }
         let n = count - limit / 2;
         let mut count = count - n;
-        tc.bins[c].n = count;
+        tc.bins[c].set_n(count);
         // SAFETY: arr[count..count + n] are the newest blocks, now off the bin.
         let foreign = self.return_blocks(tc, unsafe { arr.add(count as usize) }, n as usize);
         // Here, not on the early return above: that one can run once per
@@ -760,8 +760,8 @@ impl<P: PageSource> Heap<P> {
             // the bin has room again (the fast path needs `n + 1 < limit`).
             let more = count - limit / 2;
             count -= more;
-            let arr = tc.bins[c].arr;
-            tc.bins[c].n = count;
+            let arr = tc.bins[c].arr();
+            tc.bins[c].set_n(count);
             // SAFETY: as above.
             self.return_blocks(tc, unsafe { arr.add(count as usize) }, more as usize);
         }
@@ -901,8 +901,9 @@ impl<P: PageSource> Heap<P> {
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         for c in 0..NUM_CLASSES {
-            let n = core::mem::replace(&mut tc.bins[c].n, 0) as usize;
-            let _ = self.return_blocks(tc, tc.bins[c].arr, n);
+            let n = tc.bins[c].n() as usize;
+            tc.bins[c].set_n(0);
+            let _ = self.return_blocks(tc, tc.bins[c].arr(), n);
         }
         for c in 0..NUM_CLASSES {
             let cs = tc.slabs[c];
@@ -937,7 +938,7 @@ impl<P: PageSource> Heap<P> {
         for bin in &mut tc.bins {
             // Limit 0 and count 0: the first free takes the cold path,
             // which sets the limit and array again.
-            debug_assert_eq!(bin.n, 0);
+            debug_assert_eq!(bin.n(), 0);
             *bin = crate::tcache::Bin::EMPTY;
         }
         tc.limits = [0; NUM_CLASSES];

@@ -29,30 +29,64 @@ use crate::size_class::NUM_CLASSES;
 use crate::slab::{Block, Slab};
 use store::Store;
 
+/// One size class's magazine: an array `arr` whose first `n` entries are
+/// the cached blocks, the newest on top (`ThreadCache::caps[c]` entries;
+/// none while that is 0). Kept as two pointers and a span, so that a pop is
+/// a compare, a load and a decrement of `top`, and a push's slow-path test
+/// is one subtraction and one compare.
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub(crate) struct Bin {
-    /// The magazine: `arr[..n]` are the cached blocks, the newest on top.
-    /// Holds `ThreadCache::caps[c]` entries (null while that is 0).
-    pub arr: *mut *mut Block,
-    /// Blocks cached.
-    pub n: u32,
-    /// `top - 2` (wrapping), where `top` is the smaller of the bin's limit
+    /// `arr + n`: where the next push goes.
+    top: usize,
+    /// `arr + 1` (an address, even while `arr` is null): the bin is empty
+    /// when `top < lo`.
+    lo: usize,
+    /// `(t - 2) * 8`, wrapping, where `t` is the smaller of the bin's limit
     /// (it drains when it holds that many blocks) and its array's capacity
-    /// (the array grows when full, up to the limit): a push with `n + 1 >=
-    /// top` takes the slow path. `top` is 0 until the bin has a limit and an
-    /// array, so every push takes the slow path then. Kept as `top - 2` for
-    /// the push's one-compare test.
-    hi: u32,
+    /// (the array grows when full, up to the limit): a push takes the slow
+    /// path when `top - lo >= span` (wrapping), i.e. when `n == 0` or
+    /// `n + 1 >= t`. `t` is 0 until the bin has a limit and an array, so
+    /// every push takes the slow path then.
+    span: usize,
 }
+
+const WORD: usize = core::mem::size_of::<*mut Block>();
 
 impl Bin {
     /// An empty bin with no array and limit 0.
-    pub const EMPTY: Bin = Bin { arr: core::ptr::null_mut(), n: 0, hi: 0u32.wrapping_sub(2) };
+    pub const EMPTY: Bin = Bin { top: 0, lo: WORD, span: 0usize.wrapping_sub(2 * WORD) };
 
-    /// Set the push threshold (see `hi`).
+    /// The array (null while there is none).
     #[inline]
-    pub fn set_top(&mut self, top: u32) {
-        self.hi = top.wrapping_sub(2);
+    pub fn arr(&self) -> *mut *mut Block {
+        (self.lo - WORD) as *mut *mut Block
+    }
+
+    /// Blocks cached.
+    #[inline]
+    pub fn n(&self) -> u32 {
+        ((self.top - (self.lo - WORD)) / WORD) as u32
+    }
+
+    /// Record that the bin holds `n` blocks.
+    #[inline]
+    pub fn set_n(&mut self, n: u32) {
+        self.top = self.lo - WORD + n as usize * WORD;
+    }
+
+    /// Move the bin to array `arr` (which holds its `n` blocks already).
+    #[inline]
+    pub fn set_arr(&mut self, arr: *mut *mut Block) {
+        let n = self.n();
+        self.lo = arr as usize + WORD;
+        self.set_n(n);
+    }
+
+    /// Set the push threshold `t` (see `span`).
+    #[inline]
+    pub fn set_top(&mut self, t: u32) {
+        self.span = (t as usize).wrapping_sub(2).wrapping_mul(WORD);
     }
 }
 
@@ -137,7 +171,7 @@ impl ThreadCache {
 
     /// Blocks currently cached for class `c`.
     pub fn cached(&self, c: usize) -> u32 {
-        self.bins[c].n
+        self.bins[c].n()
     }
 
     /// Pop a cached block of class `c`, if any. Its free mark must be intact
@@ -147,19 +181,19 @@ impl ThreadCache {
         debug_assert!(c < NUM_CLASSES);
         // SAFETY: class indices come from `size_class::class_of` (< NUM_CLASSES).
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
-        let n = bin.n;
-        if n == 0 {
+        let t = bin.top;
+        if t < bin.lo {
             return core::ptr::null_mut();
         }
-        let n = n - 1;
-        // SAFETY: `arr[..n + 1]` hold cached blocks (see `Bin`), each a free
-        // block of ours whose first word was set by `mark_free`.
+        let t = t - WORD;
+        // SAFETY: `t` is `arr + n - 1` with n >= 1: a cached block (see
+        // `Bin`), a free block of ours whose first word was set by `mark_free`.
         let b = unsafe {
-            let b = *bin.arr.add(n as usize);
+            let b = *(t as *const *mut Block);
             crate::block::take_marked(b, self.mark_key);
             b
         };
-        bin.n = n;
+        bin.top = t;
         #[cfg(feature = "stats")]
         {
             self.counts[c][0] += 1;
@@ -194,20 +228,20 @@ impl ThreadCache {
         }
         // SAFETY: see `pop`.
         let bin = unsafe { self.bins.get_unchecked(c) };
-        let n = bin.n;
-        // Slow when n == 0 (wraps to the top) or n + 1 >= top (see `Bin`);
-        // a bin of an uninitialised cache (top 0, n 0) is always slow. The
-        // slow path runs the checks below itself, with a key set.
-        if n.wrapping_sub(1) >= bin.hi {
+        let t = bin.top;
+        // Slow when n == 0 (wraps) or n + 1 >= t (see `Bin`); a bin of an
+        // uninitialised cache is always slow. The slow path runs the checks
+        // below itself, with a key set.
+        if t.wrapping_sub(bin.lo) >= bin.span {
             return true;
         }
         // SAFETY: caller contract.
         unsafe { check_and_mark(p, self.mark_key, suspect) };
         // SAFETY: see `pop`.
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
-        // SAFETY: n + 1 < top <= the array's capacity.
-        unsafe { *bin.arr.add(n as usize) = p.cast() };
-        bin.n = n + 1;
+        // SAFETY: n + 1 < t <= the array's capacity: `top` is in it.
+        unsafe { *(t as *mut *mut Block) = p.cast() };
+        bin.top = t + WORD;
         false
     }
 }
