@@ -405,10 +405,11 @@ impl<P: PageSource> Heap<P> {
             invalid_free(p, "free of a pointer that is not a block");
         }
         if mitigations::CANARY && size != SIZE_UNKNOWN {
-            // SAFETY: `p` is a block of class c in a live SuperSlab: readable.
             // A free block's canary may be poisoned: a second free of it is
             // reported as a double free by the push.
+            // SAFETY: `p` is a block of class c in a live SuperSlab: readable.
             let free = unsafe { block::is_marked_free(p.cast()) || block::looks_free(p.cast()).is_some() };
+            // SAFETY: as above; the block holds `size + 1` bytes.
             if !free && unsafe { !canary_ok(p, size) } {
                 invalid_free(p, "buffer overflow detected (canary) on free");
             }
