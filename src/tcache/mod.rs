@@ -38,10 +38,10 @@ use store::Store;
 #[repr(C)]
 pub(crate) struct Bin {
     /// `arr + n`: where the next push goes.
-    top: usize,
+    top: *mut *mut Block,
     /// `arr + 1` (an address, even while `arr` is null): the bin is empty
     /// when `top < lo`.
-    lo: usize,
+    lo: *mut *mut Block,
     /// `(t - 2) * 8`, wrapping, where `t` is the smaller of the bin's limit
     /// (it drains when it holds that many blocks) and its array's capacity
     /// (the array grows when full, up to the limit): a push takes the slow
@@ -55,31 +55,35 @@ const WORD: usize = core::mem::size_of::<*mut Block>();
 
 impl Bin {
     /// An empty bin with no array and limit 0.
-    pub const EMPTY: Bin = Bin { top: 0, lo: WORD, span: 0usize.wrapping_sub(2 * WORD) };
+    pub const EMPTY: Bin = Bin {
+        top: core::ptr::null_mut(),
+        lo: core::ptr::null_mut::<*mut Block>().wrapping_add(1),
+        span: 0usize.wrapping_sub(2 * WORD),
+    };
 
     /// The array (null while there is none).
     #[inline]
     pub fn arr(&self) -> *mut *mut Block {
-        (self.lo - WORD) as *mut *mut Block
+        self.lo.wrapping_sub(1)
     }
 
     /// Blocks cached.
     #[inline]
     pub fn n(&self) -> u32 {
-        ((self.top - (self.lo - WORD)) / WORD) as u32
+        ((self.top as usize - self.arr() as usize) / WORD) as u32
     }
 
     /// Record that the bin holds `n` blocks.
     #[inline]
     pub fn set_n(&mut self, n: u32) {
-        self.top = self.lo - WORD + n as usize * WORD;
+        self.top = self.arr().wrapping_add(n as usize);
     }
 
     /// Move the bin to array `arr` (which holds its `n` blocks already).
     #[inline]
     pub fn set_arr(&mut self, arr: *mut *mut Block) {
         let n = self.n();
-        self.lo = arr as usize + WORD;
+        self.lo = arr.wrapping_add(1);
         self.set_n(n);
     }
 
@@ -185,11 +189,11 @@ impl ThreadCache {
         if t < bin.lo {
             return core::ptr::null_mut();
         }
-        let t = t - WORD;
+        let t = t.wrapping_sub(1);
         // SAFETY: `t` is `arr + n - 1` with n >= 1: a cached block (see
         // `Bin`), a free block of ours whose first word was set by `mark_free`.
         let b = unsafe {
-            let b = *(t as *const *mut Block);
+            let b = *t;
             crate::block::take_marked(b, self.mark_key);
             b
         };
@@ -232,7 +236,7 @@ impl ThreadCache {
         // Slow when n == 0 (wraps) or n + 1 >= t (see `Bin`); a bin of an
         // uninitialised cache is always slow. The slow path runs the checks
         // below itself, with a key set.
-        if t.wrapping_sub(bin.lo) >= bin.span {
+        if (t as usize).wrapping_sub(bin.lo as usize) >= bin.span {
             return true;
         }
         // SAFETY: caller contract.
@@ -240,8 +244,8 @@ impl ThreadCache {
         // SAFETY: see `pop`.
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
         // SAFETY: n + 1 < t <= the array's capacity: `top` is in it.
-        unsafe { *(t as *mut *mut Block) = p.cast() };
-        bin.top = t + WORD;
+        unsafe { *t = p.cast() };
+        bin.top = t.wrapping_add(1);
         false
     }
 }
