@@ -21,6 +21,7 @@ use crate::platform::PageSource;
 use crate::pool::Pool;
 use crate::size_class::{class_of, class_size, NUM_CLASSES};
 use crate::slab::{Block, ListTag, Slab};
+use crate::sync::unmodeled::{AtomicPtr as UnmodeledPtr, Ordering as UOrd};
 use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::tcache::store::{self, cap_for};
 use crate::tcache::{ClassSlabs, ThreadCache};
@@ -34,6 +35,10 @@ const BIN_BYTES: usize = 256 << 10;
 /// Bytes a bin starts with: its first refill carves about this much (or one
 /// block), so a thread that touches a class once touches only that.
 const START_BYTES: usize = 8 << 10;
+/// Magazine storage mappings of exited caches kept for the next caches (a
+/// thread started after another ended takes its mapping instead of making
+/// one: no `mmap`/`munmap` pair and no fresh page faults per thread).
+const SPARE_STORES: usize = 2;
 /// Smallest bin capacity a bin of mostly foreign frees shrinks to (or the
 /// class's full capacity, if smaller).
 const MIN_LIMIT: u32 = 64;
@@ -64,6 +69,11 @@ pub struct Heap<P: PageSource> {
     tcache_bytes: usize,
     /// Bytes of each thread cache's magazine storage (see `tcache::store`).
     mag_bytes: usize,
+    /// Storage mappings of exited caches, each owned by whoever swaps it
+    /// out of its slot (null: empty slot). Unmodeled atomics: a slot hands
+    /// over a whole mapping that holds no modelled state, and the models'
+    /// caches would otherwise add interleavings that prove nothing.
+    spare_stores: [UnmodeledPtr<u8>; SPARE_STORES],
     #[cfg(feature = "stats")]
     pub(crate) counters: crate::stats::Counters,
 }
@@ -147,6 +157,7 @@ impl<P: PageSource> Heap<P> {
             drain_interval,
             tcache_bytes: opts.tcache_bytes,
             mag_bytes: store::bytes_for(NUM_CLASSES, |c| bin_limit(c, drain_interval)),
+            spare_stores: core::array::from_fn(|_| UnmodeledPtr::new(core::ptr::null_mut())),
             #[cfg(feature = "stats")]
             counters: crate::stats::Counters::new(),
         }
@@ -458,13 +469,37 @@ impl<P: PageSource> Heap<P> {
             // The magazines' storage. Out of memory: the bins keep limit 0,
             // so every free and allocation takes the slow path, which then
             // moves single blocks (and tries again next time).
-            let base = self.pool.pages().map(self.mag_bytes, crate::config::PAGE_SIZE);
+            let base = self.take_spare_store();
+            let base =
+                if base.is_null() { self.pool.pages().map(self.mag_bytes, crate::config::PAGE_SIZE) } else { base };
             if !base.is_null() {
                 tc.store = store::Store { base, len: self.mag_bytes, used: 0 };
             }
         }
         // Bins get their limits on first use (see `start_bin`): limit 0
         // sends the first pop and push of a class to the slow path.
+    }
+
+    /// A spare storage mapping (of `mag_bytes`), or null.
+    fn take_spare_store(&self) -> *mut u8 {
+        for slot in &self.spare_stores {
+            if !slot.load(UOrd::Relaxed).is_null() {
+                let p = slot.swap(core::ptr::null_mut(), UOrd::Acquire);
+                if !p.is_null() {
+                    return p;
+                }
+            }
+        }
+        core::ptr::null_mut()
+    }
+
+    /// Keep storage mapping `base` (of `mag_bytes`, used by no cache any
+    /// more) for the next cache. False when every slot is taken.
+    fn keep_spare_store(&self, base: *mut u8) -> bool {
+        self.spare_stores.iter().any(|slot| {
+            slot.load(UOrd::Relaxed).is_null()
+                && slot.compare_exchange(core::ptr::null_mut(), base, UOrd::Release, UOrd::Relaxed).is_ok()
+        })
     }
 
     /// Give bin `c` its starting limit if it has none yet (first use of the
@@ -944,7 +979,7 @@ impl<P: PageSource> Heap<P> {
         }
         tc.limits = [0; NUM_CLASSES];
         tc.caps = [0; NUM_CLASSES];
-        if tc.store.ready() {
+        if tc.store.ready() && !self.keep_spare_store(tc.store.base) {
             // SAFETY: the storage is a mapping of this heap's page source of
             // `len` bytes, and no bin refers to it any more.
             unsafe { self.pool.pages().unmap(tc.store.base, tc.store.len) };
@@ -1057,6 +1092,14 @@ pub(crate) fn invalid_free(p: *mut u8, what: &str) -> ! {
 
 impl<P: PageSource> Drop for Heap<P> {
     fn drop(&mut self) {
+        for slot in &self.spare_stores {
+            let p = slot.swap(core::ptr::null_mut(), UOrd::Acquire);
+            if !p.is_null() {
+                // SAFETY: a spare storage mapping of `mag_bytes` from this
+                // heap's page source, which no cache uses.
+                unsafe { self.pool.pages().unmap(p, self.mag_bytes) };
+            }
+        }
         self.large.trim(self.pool.pages());
     }
 }
