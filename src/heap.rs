@@ -548,6 +548,21 @@ impl<P: PageSource> Heap<P> {
             // least `n` entries.
             unsafe { core::ptr::copy_nonoverlapping(bin.arr(), arr, bin.n() as usize) };
         }
+        if old > 0 {
+            // The old array is not used again: give back the whole pages it
+            // spans (arrays of 1024 entries and more), so a bin that grew to
+            // its full limit does not keep every smaller array resident.
+            let page = crate::config::PAGE_SIZE;
+            let a = bin.arr() as usize;
+            let start = a.next_multiple_of(page);
+            let end = (a + old as usize * core::mem::size_of::<*mut Block>()) & !(page - 1);
+            if start < end {
+                let p = bin.arr().cast::<u8>().wrapping_add(start - a);
+                // SAFETY: whole pages inside the storage mapping, holding
+                // only the outgrown array, which nothing reads any more.
+                unsafe { self.pool.pages().purge(p, end - start) };
+            }
+        }
         tc.bins[c].set_arr(arr);
         tc.caps[c] = cap;
         tc.bins[c].set_top(tc.limits[c].min(cap));
