@@ -207,11 +207,12 @@ impl ThreadCache {
 
     /// Free block `p` of class `c`: checked (a pointer that is not 8-byte
     /// aligned, or a block that holds its free mark already, i.e. is cached
-    /// by some thread: a double free, aborts), marked free, and pushed.
-    /// Returns true when the slow path must push it instead
-    /// ([`crate::Heap`]'s drain): the bin or its array is full; or it was empty (the
-    /// block may be another thread's, which must not be handed out here
-    /// next), which includes every bin of an uninitialised cache.
+    /// by some thread: a double free, aborts), marked free, and pushed
+    /// (see [`check_and_mark`]). Returns true, without touching `p`, when
+    /// the slow path must do all of that instead ([`crate::Heap`]'s drain):
+    /// the bin or its array is full; or it was empty (the block may be
+    /// another thread's, which must not be handed out here next), which
+    /// includes every bin of an uninitialised cache.
     ///
     /// With [`mitigations::CHECK_DOUBLE_FREE_ON_FREE`], a block whose first
     /// word decodes as a link (it is on a slab's free list or a remote
