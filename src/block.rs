@@ -10,23 +10,31 @@
 //! bits set, or a misaligned one, which [`next`] reports instead of
 //! following it.
 //!
-//! Why add and not XOR (glibc's safe-linking XORs): the pop is a chain of
-//! dependent loads (each next address is read from the block before), and
-//! the decode sits on it. With `word ^ secret ^ block` the compiler folds
-//! the load into the first XOR and leaves two XORs between the load and the
-//! next address; `word - (secret ^ block)` cannot be reassociated, so the
-//! key is computed beside the load and one subtraction is left on the chain.
-//! Measured on `fixed` (user CPU time, best of 7, against the build before
-//! hardening): 0.78x with the XORs, 0.83-0.85x with the subtraction.
+//! Why add and not XOR (glibc's safe-linking XORs): a list walk (a slab's
+//! free list taken by a refill; thread-cache bins were lists too before
+//! they became arrays) is a chain of dependent loads, and the decode sits
+//! on it. With `word ^ secret ^ block` the compiler folds the load into the
+//! first XOR and leaves two XORs between the load and the next address;
+//! `word - (secret ^ block)` cannot be reassociated, so the key is computed
+//! beside the load and one subtraction is left on the chain.
 //!
 //! Blocks handed to a user have their first word set to their own address
 //! ([`clear`]), which decodes to `b - (secret ^ b)`: high bits set, not a
-//! link. That makes a
-//! block that is on a free list twice (a double free, on any thread, however
-//! delayed) abort when it is taken off the second time: its word then holds
-//! that mark (`hakmem: double free detected`) or user data (`hakmem:
-//! corrupted free list`), and does not decode. [`looks_free`] tells a free block from a live one from its
-//! word alone, for the checks that want to report at the second `free`.
+//! link. That makes a block that is on a free list twice (a double free,
+//! on any thread, however delayed) abort when the list reaches it the second
+//! time: its word then holds that mark or the free mark (`hakmem: double
+//! free detected`) or user data (`hakmem: corrupted free list`), and does
+//! not decode. [`looks_free`] tells a block on a list from a live one from
+//! its word alone, for the checks that want to report at the second `free`.
+//!
+//! Blocks in a thread cache's magazine (see [`crate::tcache`]) are not
+//! linked: their first word holds the *free mark* ([`mark_free`]), the
+//! block's key with the top bit flipped (`MARK_KEY ^ block`). A free finds it there at a second
+//! free of a cached block (a double free, reported at once); an allocation
+//! checks it is intact before handing the block out ([`take_marked`]), so a
+//! write after free aborts instead of going unnoticed. The mark decodes (as
+//! a link) to +-2^63, never a plausible link, so a list walk that reaches a
+//! cached block reports it as a double free too.
 
 use crate::sync::unmodeled::{AtomicUsize, Ordering};
 
@@ -48,6 +56,8 @@ const HIGH_PATTERN: usize = 0x1_6b4d;
 const INVALID_BITS: usize = !ADDR_MASK | 7;
 
 static SECRET: AtomicUsize = AtomicUsize::new(0);
+/// `SECRET ^ MARK_FLIP`, kept apart so a free mark costs one load and one XOR.
+static MARK_KEY: AtomicUsize = AtomicUsize::new(0);
 
 /// Draw the per-process secret (once; later calls do nothing). Every heap
 /// calls it before it hands out a block. Does not allocate.
@@ -59,6 +69,9 @@ pub fn init() {
     let k = (r & ADDR_MASK) | (HIGH_PATTERN << ADDR_BITS);
     // Losing the race is fine: the winner's secret is the one used.
     let _ = SECRET.compare_exchange(0, k, Ordering::Relaxed, Ordering::Relaxed);
+    // Every racer stores the same value (from the winner's secret) before
+    // it hands out a block; a block is only marked after its heap's init.
+    MARK_KEY.store(SECRET.load(Ordering::Relaxed) ^ MARK_FLIP, Ordering::Relaxed);
 }
 
 /// The key for the link word of block `b`.
@@ -111,10 +124,80 @@ pub unsafe fn next(b: *mut Block) -> *mut Block {
 fn bad_link(b: *const Block) -> ! {
     // SAFETY: `next`'s caller contract: `b` is readable.
     let raw = unsafe { (*b).link };
-    if raw == b as usize {
+    if raw == b as usize || raw == free_mark(b) {
         crate::out::fatal("double free detected", b.cast())
     }
     corrupted(b)
+}
+
+/// The top bit flipped in a block's key to make its free mark.
+const MARK_FLIP: usize = 1 << 63;
+
+/// The free mark of block `b`: what its first word holds while it sits in a
+/// thread cache's magazine.
+#[inline(always)]
+fn free_mark(b: *const Block) -> usize {
+    MARK_KEY.load(Ordering::Relaxed) ^ b as usize
+}
+
+/// Put the free mark into block `b`'s first word (it goes into a magazine).
+///
+/// # Safety
+/// `b` is a block (at least 8 bytes, 8-byte aligned) the caller gives up.
+#[inline(always)]
+pub unsafe fn mark_free(b: *mut Block) {
+    // SAFETY: caller contract.
+    unsafe { (*b).link = free_mark(b) };
+}
+
+/// The key of the free marks: block `b`'s mark is `mark_key() ^ b`. A
+/// thread cache keeps a copy (a thread-local load is direct where a
+/// static of another crate may go through the GOT).
+#[inline]
+pub fn mark_key() -> usize {
+    MARK_KEY.load(Ordering::Relaxed)
+}
+
+/// [`mark_free`] with the mark `m` (`mark_key() ^ b`), computed once by a
+/// free that also compares it with the word it finds.
+///
+/// # Safety
+/// As [`mark_free`]; `m` is `b`'s mark.
+#[inline(always)]
+pub unsafe fn mark_free_with(b: *mut Block, m: usize) {
+    debug_assert_eq!(m, free_mark(b));
+    // SAFETY: caller contract.
+    unsafe { (*b).link = m };
+}
+
+/// Whether block `b` holds its free mark (it is cached: freed already).
+///
+/// # Safety
+/// `b` is readable for 8 bytes and 8-byte aligned.
+#[inline(always)]
+pub unsafe fn is_marked_free(b: *const Block) -> bool {
+    // SAFETY: caller contract.
+    unsafe { (*b).link == free_mark(b) }
+}
+
+/// Take block `b` out of a magazine to hand it to a user: its free mark must
+/// be intact (else a write after free: abort), and it is replaced by the
+/// live mark of [`clear`].
+///
+/// # Safety
+/// `b` is a block taken off a magazine (its word was written by
+/// [`mark_free`]); `key` is [`mark_key`].
+#[inline(always)]
+pub unsafe fn take_marked(b: *mut Block, key: usize) {
+    debug_assert_eq!(key, mark_key());
+    let m = key ^ b as usize;
+    // SAFETY: caller contract: `b` is a block of ours, readable and writable.
+    unsafe {
+        if (*b).link != m {
+            corrupted(b);
+        }
+        (*b).link = b as usize;
+    }
 }
 
 /// Mark block `b`, about to be handed to a user, as live: its first word
@@ -197,6 +280,24 @@ mod tests {
                 (*b).link = v;
                 assert!(looks_free(b).is_none(), "{v:#x}");
             }
+        }
+    }
+
+    #[test]
+    fn free_mark_is_no_link_and_no_live_mark() {
+        init();
+        let mut w = [Block { link: 0 }];
+        let b = &mut w[0] as *mut Block;
+        // SAFETY: a local, writable word.
+        unsafe {
+            mark_free(b);
+            assert!(is_marked_free(b));
+            assert!(looks_free(b).is_none(), "the mark must not decode as a link");
+            take_marked(b, mark_key());
+            assert!(!is_marked_free(b));
+            assert!(looks_free(b).is_none());
+            set_next(b, core::ptr::null_mut());
+            assert!(!is_marked_free(b), "an encoded null link must differ from the mark");
         }
     }
 

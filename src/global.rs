@@ -152,12 +152,16 @@ fn alloc_small_slow(c: usize) -> *mut u8 {
     p
 }
 
+/// The free slow path (see [`Heap::drain`]).
+///
+/// # Safety
+/// As [`free_class`].
 #[cold]
 #[inline(never)]
-fn free_small_slow(c: usize) {
+unsafe fn free_small_slow(c: usize, p: *mut u8) {
     tls::ensure_registered(on_thread_exit);
-    // SAFETY: as in alloc_small_slow.
-    heap().drain(unsafe { &mut *tls::cache() }, c);
+    // SAFETY: as in alloc_small_slow; `p` per the caller's contract.
+    unsafe { heap().drain(&mut *tls::cache(), c, p.cast()) };
     flush_if_exited();
 }
 
@@ -211,7 +215,7 @@ unsafe fn free_class(c: usize, p: *mut u8, size: usize) {
         heap_checks(p, c, size);
         poison(p, c);
         if (*tls::cache()).push(c, p, |b, d| heap().suspect_double_free(b, d, "double free detected")) {
-            free_small_slow(c);
+            free_small_slow(c, p);
         }
     }
 }
@@ -272,7 +276,7 @@ unsafe fn dealloc_uncommon(p: *mut u8, layout: Layout) {
 // from all other live blocks (slabs hand each block to one cache at a time),
 // and aligned as asked (see size_class and large); failures return null.
 unsafe impl GlobalAlloc for HakMem {
-    /// The fast path: a table lookup and a thread-local list pop. Every other
+    /// The fast path: a table lookup and a thread-local magazine pop. Every other
     /// case is a tail call, so the inline part needs no stack frame.
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -282,7 +286,7 @@ unsafe impl GlobalAlloc for HakMem {
         }
     }
 
-    /// The fast path: a table lookup and a thread-local list push.
+    /// The fast path: a table lookup and a thread-local magazine push.
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         match common_class(layout) {

@@ -21,7 +21,9 @@ use crate::platform::PageSource;
 use crate::pool::Pool;
 use crate::size_class::{class_of, class_size, NUM_CLASSES};
 use crate::slab::{Block, ListTag, Slab};
+use crate::sync::unmodeled::{AtomicPtr as UnmodeledPtr, Ordering as UOrd};
 use crate::sync::{AtomicUsize, Mutex, Ordering};
+use crate::tcache::store::{self, cap_for};
 use crate::tcache::{ClassSlabs, ThreadCache};
 use core::alloc::Layout;
 use core::ptr::null;
@@ -33,6 +35,10 @@ const BIN_BYTES: usize = 256 << 10;
 /// Bytes a bin starts with: its first refill carves about this much (or one
 /// block), so a thread that touches a class once touches only that.
 const START_BYTES: usize = 8 << 10;
+/// Magazine storage mappings of exited caches kept for the next caches (a
+/// thread started after another ended takes its mapping instead of making
+/// one: no `mmap`/`munmap` pair and no fresh page faults per thread).
+const SPARE_STORES: usize = 2;
 /// Smallest bin capacity a bin of mostly foreign frees shrinks to (or the
 /// class's full capacity, if smaller).
 const MIN_LIMIT: u32 = 64;
@@ -68,6 +74,13 @@ pub struct Heap<P: PageSource> {
     /// Model builds: the orphan protocol or a negative control of it.
     #[cfg(any(feature = "loom", feature = "shuttle"))]
     reclaim_variant: ReclaimVariant,
+    /// Bytes of each thread cache's magazine storage (see `tcache::store`).
+    mag_bytes: usize,
+    /// Storage mappings of exited caches, each owned by whoever swaps it
+    /// out of its slot (null: empty slot). Unmodeled atomics: a slot hands
+    /// over a whole mapping that holds no modelled state, and the models'
+    /// caches would otherwise add interleavings that prove nothing.
+    spare_stores: [UnmodeledPtr<u8>; SPARE_STORES],
     #[cfg(feature = "stats")]
     pub(crate) counters: crate::stats::Counters,
 }
@@ -141,6 +154,7 @@ impl<P: PageSource> Heap<P> {
     /// A heap with explicit options.
     pub fn with_options(pages: P, opts: Options) -> Self {
         block::init();
+        let drain_interval = opts.drain_interval.max(2);
         Heap {
             pool: Pool::new(pages, opts),
             large: Large::new(),
@@ -148,10 +162,12 @@ impl<P: PageSource> Heap<P> {
             abandoned_n: AtomicUsize::new(0),
             orphaned_n: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
-            drain_interval: opts.drain_interval.max(2),
+            drain_interval,
             tcache_bytes: opts.tcache_bytes,
             #[cfg(any(feature = "loom", feature = "shuttle"))]
             reclaim_variant: ReclaimVariant::Real,
+            mag_bytes: store::bytes_for(NUM_CLASSES, |c| bin_limit(c, drain_interval)),
+            spare_stores: core::array::from_fn(|_| UnmodeledPtr::new(core::ptr::null_mut())),
             #[cfg(feature = "stats")]
             counters: crate::stats::Counters::new(),
         }
@@ -251,7 +267,7 @@ impl<P: PageSource> Heap<P> {
     /// Null when there is none: the caller allocates and clears.
     #[cold]
     fn carve_zeroed(&self, tc: &mut ThreadCache, c: usize) -> *mut u8 {
-        let bin_empty = tc.bins[c].head.is_null();
+        let bin_empty = tc.bins[c].n() == 0;
         if bin_empty {
             self.init_cache(tc);
         }
@@ -298,7 +314,7 @@ impl<P: PageSource> Heap<P> {
                 self.check_free(p, c, layout.size());
                 poison(p, c);
                 if tc.push(c, p, |b, d| self.suspect_double_free(b, d, "double free detected")) {
-                    self.drain(tc, c);
+                    self.drain(tc, c, p.cast());
                 }
             },
             // SAFETY: caller contract: `p` is a large block of ours.
@@ -416,8 +432,12 @@ impl<P: PageSource> Heap<P> {
             invalid_free(p, "free of a pointer that is not a block");
         }
         if mitigations::CANARY && size != SIZE_UNKNOWN {
+            // A free block's canary may be poisoned: a second free of it is
+            // reported as a double free by the push.
             // SAFETY: `p` is a block of class c in a live SuperSlab: readable.
-            if unsafe { block::looks_free(p.cast()) }.is_none() && unsafe { !canary_ok(p, size) } {
+            let free = unsafe { block::is_marked_free(p.cast()) || block::looks_free(p.cast()).is_some() };
+            // SAFETY: as above; the block holds `size + 1` bytes.
+            if !free && unsafe { !canary_ok(p, size) } {
                 invalid_free(p, "buffer overflow detected (canary) on free");
             }
         }
@@ -443,9 +463,10 @@ impl<P: PageSource> Heap<P> {
     unsafe fn check_realloc(&self, p: *mut u8, c: usize, size: usize) {
         // SAFETY: caller contract.
         unsafe { self.check_free(p, c, size) };
-        if !mitigations::MARK_LIVE {
-            // Without the mark a live block may still hold its old link.
-            return;
+        // A cached block (in some thread's magazine) holds its free mark.
+        // SAFETY: caller contract: `p` is a block of ours, readable.
+        if p.cast::<Block>().is_aligned() && unsafe { block::is_marked_free(p.cast()) } {
+            invalid_free(p, "realloc of a freed block detected");
         }
         // SAFETY: `p` passed check_free: a block of a live SuperSlab.
         if let Some(d) = unsafe { block::looks_free(p.cast()) } {
@@ -454,25 +475,114 @@ impl<P: PageSource> Heap<P> {
     }
 
     fn init_cache(&self, tc: &mut ThreadCache) {
-        if tc.id != 0 {
-            debug_assert_eq!(tc.heap, self as *const Self as usize, "a ThreadCache was used with two heaps");
-            return;
+        if tc.id == 0 {
+            tc.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            tc.heap = self as *const Self as usize;
+            tc.mark_key = block::mark_key();
         }
-        tc.id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        tc.heap = self as *const Self as usize;
+        debug_assert_eq!(tc.heap, self as *const Self as usize, "a ThreadCache was used with two heaps");
+        if !tc.store.ready() {
+            // The magazines' storage. Out of memory: the bins keep limit 0,
+            // so every free and allocation takes the slow path, which then
+            // moves single blocks (and tries again next time).
+            let base = self.take_spare_store();
+            let base =
+                if base.is_null() { self.pool.pages().map(self.mag_bytes, crate::config::PAGE_SIZE) } else { base };
+            if !base.is_null() {
+                tc.store = store::Store { base, len: self.mag_bytes, used: 0 };
+            }
+        }
         // Bins get their limits on first use (see `start_bin`): limit 0
         // sends the first pop and push of a class to the slow path.
+    }
+
+    /// A spare storage mapping (of `mag_bytes`), or null.
+    fn take_spare_store(&self) -> *mut u8 {
+        for slot in &self.spare_stores {
+            if !slot.load(UOrd::Relaxed).is_null() {
+                let p = slot.swap(core::ptr::null_mut(), UOrd::Acquire);
+                if !p.is_null() {
+                    return p;
+                }
+            }
+        }
+        core::ptr::null_mut()
+    }
+
+    /// Keep storage mapping `base` (of `mag_bytes`, used by no cache any
+    /// more) for the next cache. False when every slot is taken.
+    fn keep_spare_store(&self, base: *mut u8) -> bool {
+        self.spare_stores.iter().any(|slot| {
+            slot.load(UOrd::Relaxed).is_null()
+                && slot.compare_exchange(core::ptr::null_mut(), base, UOrd::Release, UOrd::Relaxed).is_ok()
+        })
     }
 
     /// Give bin `c` its starting limit if it has none yet (first use of the
     /// class by this cache).
     #[inline]
     fn start_bin(&self, tc: &mut ThreadCache, c: usize) {
-        if tc.bins[c].limit == 0 {
+        if tc.limits[c] == 0 {
             let start = ((START_BYTES / class_size(c)) as u32).clamp(2, self.bin_limit(c));
-            let limit = self.grant(tc, c, start);
-            tc.bins[c].set_limit(limit);
+            self.set_limit(tc, c, start);
         }
+    }
+
+    /// Ask for limit `want` for bin `c` (see [`Heap::grant`]) and set what
+    /// is granted. Without storage the limit stays 0. The array grows when
+    /// it fills up ([`Heap::ensure_cap`]), not here: a bin that is never
+    /// filled never touches the memory for its limit.
+    fn set_limit(&self, tc: &mut ThreadCache, c: usize, want: u32) {
+        if !tc.store.ready() {
+            return;
+        }
+        tc.limits[c] = self.grant(tc, c, want);
+        tc.bins[c].set_top(tc.limits[c].min(tc.caps[c]));
+    }
+
+    /// Make bin `c`'s array hold at least `need` entries (at most its limit
+    /// rounded up to a power of two): at least double the old one, the
+    /// entries copied over. False when there is no storage (or, which
+    /// cannot happen, it is used up).
+    fn ensure_cap(&self, tc: &mut ThreadCache, c: usize, need: u32) -> bool {
+        let old = tc.caps[c];
+        if need <= old {
+            return true;
+        }
+        let most = cap_for(self.bin_limit(c));
+        let cap = cap_for(need).max(old.saturating_mul(2).min(most));
+        let arr = tc.store.take(cap);
+        if arr.is_null() {
+            // Without storage; with it, cannot happen: it holds every
+            // class's arrays at their largest (`store::bytes_for`).
+            debug_assert!(!tc.store.ready(), "magazine storage used up");
+            return false;
+        }
+        let bin = tc.bins[c];
+        if bin.n() > 0 {
+            // SAFETY: both arrays are in the storage, distinct, and hold at
+            // least `n` entries.
+            unsafe { core::ptr::copy_nonoverlapping(bin.arr(), arr, bin.n() as usize) };
+        }
+        if old > 0 {
+            // The old array is not used again: give back the whole pages it
+            // spans (arrays of 1024 entries and more), so a bin that grew to
+            // its full limit does not keep every smaller array resident.
+            let page = crate::config::PAGE_SIZE;
+            let a = bin.arr() as usize;
+            let start = a.next_multiple_of(page);
+            let end = (a + old as usize * core::mem::size_of::<*mut Block>()) & !(page - 1);
+            if start < end {
+                let p = bin.arr().cast::<u8>().wrapping_add(start - a);
+                // SAFETY: whole pages inside the storage mapping, holding
+                // only the outgrown array, which nothing reads any more.
+                unsafe { self.pool.pages().purge(p, end - start) };
+            }
+        }
+        tc.bins[c].set_arr(arr);
+        tc.caps[c] = cap;
+        tc.bins[c].set_top(tc.limits[c].min(cap));
+        true
     }
 
     /// The limit bin `c` may have when it asks for `want`: anything smaller
@@ -481,7 +591,7 @@ impl<P: PageSource> Heap<P> {
     /// the caller sets the limit. Slow paths only.
     fn grant(&self, tc: &mut ThreadCache, c: usize, want: u32) -> u32 {
         let size = class_size(c);
-        let old = tc.bins[c].limit;
+        let old = tc.limits[c];
         let new = if want > old {
             let room = (self.tcache_bytes.saturating_sub(tc.granted) / size).min(u32::MAX as usize) as u32;
             want.min(old.saturating_add(room)).max(want.min(2))
@@ -501,16 +611,16 @@ impl<P: PageSource> Heap<P> {
         // A refill is demand: the bin grows (up to its class's capacity,
         // within the budget), so a class in steady use refills in big
         // batches while one touched once stays small.
-        if tc.bins[c].limit == 0 {
+        if tc.limits[c] == 0 {
             self.start_bin(tc, c);
         } else {
-            let want = tc.bins[c].limit.saturating_mul(2).min(self.bin_limit(c));
-            let limit = self.grant(tc, c, want);
-            tc.bins[c].set_limit(limit);
+            let want = tc.limits[c].saturating_mul(2).min(self.bin_limit(c));
+            self.set_limit(tc, c, want);
         }
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
-        let want = (tc.bins[c].limit / 2).max(1);
+        // Without storage (limit 0), one block.
+        let want = (tc.limits[c] / 2).max(1);
         tc.slabs[c].sent_home = false;
         loop {
             let cur = tc.slabs[c].current;
@@ -519,21 +629,12 @@ impl<P: PageSource> Heap<P> {
                 // SAFETY: owned slab.
                 let (head, n) = unsafe { s.take(want) };
                 if n > 0 {
-                    let bin = &mut tc.bins[c];
-                    // SAFETY: `head` starts a chain of `n` free blocks; it is
-                    // handed out, so its link word is cleared (see `block`).
-                    bin.head = unsafe { block::next(head) };
-                    if mitigations::MARK_LIVE {
-                        // SAFETY: as above.
-                        unsafe { block::clear(head) };
-                    }
-                    let count = bin.count() + n - 1;
-                    bin.set_count(count);
                     #[cfg(feature = "stats")]
                     {
                         tc.counts[c][0] += 1;
                     }
-                    return head.cast();
+                    // SAFETY: `head` starts a chain of `n` free blocks of `s`.
+                    return unsafe { self.fill(tc, c, s, head, n) };
                 }
                 tc.slabs[c].current = null();
                 // SAFETY: owned slab, exhausted, on no list.
@@ -547,6 +648,43 @@ impl<P: PageSource> Heap<P> {
             unsafe { (*next).local(|l| l.list = ListTag::Current) };
             tc.slabs[c].current = next;
         }
+    }
+
+    /// Put a chain of `n` blocks just taken from slab `s` into bin `c` and
+    /// hand out its head: the rest go into the array (the chain's second
+    /// block on top, as a list bin would pop them), each with its free mark.
+    /// Blocks the array has no room for go back to the slab.
+    ///
+    /// # Safety
+    /// `head` starts a null-terminated chain of `n` (>= 1) free blocks of
+    /// `s`, which `tc` owns; the blocks count as handed out (`used`).
+    unsafe fn fill(&self, tc: &mut ThreadCache, c: usize, s: &Slab, head: *mut Block, n: u32) -> *mut u8 {
+        let base = tc.bins[c].n();
+        // At most limit - 1 cached: a push needs room for one more.
+        let mut k = tc.limits[c].saturating_sub(base + 1).min(n - 1);
+        if k > 0 && !self.ensure_cap(tc, c, base + k) {
+            k = 0;
+        }
+        // SAFETY: caller contract: the chain's links were written or checked
+        // by `take`; each is decoded (validated) before its block is reused.
+        unsafe {
+            let mut b = block::next(head);
+            block::clear(head);
+            let bin = &mut tc.bins[c];
+            let top = base + k;
+            for i in 0..n - 1 {
+                let nx = block::next(b);
+                if i < k {
+                    block::mark_free(b);
+                    *bin.arr().add((top - 1 - i) as usize) = b;
+                } else if s.free_local(b) == 0 {
+                    debug_assert!(false, "a slab emptied by a refill");
+                }
+                b = nx;
+            }
+            bin.set_n(top);
+        }
+        head.cast()
     }
 
     /// Find the next slab to allocate from for class `c`, owned by `tc`, on no list.
@@ -599,18 +737,49 @@ impl<P: PageSource> Heap<P> {
         }
     }
 
-    /// Drain bin `c` down to half its limit, returning blocks to their slabs.
-    /// The newest blocks go, so nothing is walked that is not returned.
+    /// The free slow path, when [`ThreadCache::push`] declined: check and
+    /// mark block `b` (as the push would), and push it onto bin `c`, which
+    /// was empty or is full (or whose array is). A full bin drains down to
+    /// half its limit, returning blocks to their slabs; the newest go, so
+    /// nothing is touched that is not returned.
+    ///
+    /// # Safety
+    /// As [`ThreadCache::push`]: `b` is a block of class `c` of this heap
+    /// that the caller gives up (or a misused pointer readable and writable
+    /// for 8 bytes, which the checks report).
     #[cold]
     #[inline(never)]
-    pub(crate) fn drain(&self, tc: &mut ThreadCache, c: usize) {
+    pub(crate) unsafe fn drain(&self, tc: &mut ThreadCache, c: usize, b: *mut Block) {
         self.init_cache(tc);
+        // SAFETY: the caller (a free) gives `b` up; the push left its checks
+        // and mark to this path.
+        unsafe {
+            crate::tcache::check_and_mark(b.cast(), tc.mark_key, |b, d| {
+                self.suspect_double_free(b, d, "double free detected")
+            })
+        };
         self.start_bin(tc, c);
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
+        let n0 = tc.bins[c].n();
+        if tc.limits[c] == 0 || !self.ensure_cap(tc, c, n0 + 1) {
+            // No storage (out of memory): straight back to its slab.
+            let one = [b];
+            self.return_blocks(tc, one.as_ptr(), 1);
+            return;
+        }
         let bin = &mut tc.bins[c];
-        let count = bin.count();
-        if count < bin.limit {
+        let arr = bin.arr();
+        // SAFETY: the array holds more than n0 entries (ensured above).
+        unsafe { *arr.add(n0 as usize) = b };
+        let count = n0 + 1;
+        bin.set_n(count);
+        let limit = tc.limits[c];
+        if count < limit {
+            if count + 1 >= tc.caps[c] {
+                // The array is full, the bin is not: grow the array.
+                let _ = self.ensure_cap(tc, c, (count + 2).min(limit));
+            }
             // The bin was empty (or the cache fresh) before this free, so the
             // next allocation would hand this very block out again. If it is
             // another thread's, send it home instead: this thread's writes
@@ -622,34 +791,30 @@ impl<P: PageSource> Heap<P> {
             // instead of taking this path, a lookup and a CAS per free. Such
             // a bin starts at the smallest limit, as a drain of mostly
             // foreign blocks would set it.
-            let head = bin.head;
             // (`sent_home` first: a consumer may own the slab by now, having
             // taken it over when it was orphaned; see `heap_reclaim`.)
-            if count == 1 && (tc.slabs[c].sent_home || !self.owned_by(tc, head)) {
+            if count == 1 && (tc.slabs[c].sent_home || !self.owned_by(tc, b)) {
                 if tc.slabs[c].sent_home {
-                    let limit = self.grant(tc, c, MIN_LIMIT.min(self.bin_limit(c)));
-                    tc.bins[c].set_limit(limit);
+                    self.set_limit(tc, c, MIN_LIMIT.min(self.bin_limit(c)));
                 } else {
                     tc.slabs[c].sent_home = true;
-                    let (_, rest) = self.return_blocks(tc, head, 1);
-                    let bin = &mut tc.bins[c];
-                    bin.head = rest;
-                    bin.set_count(0);
+                    tc.bins[c].set_n(0);
+                    self.return_blocks(tc, arr, 1);
                 }
             }
             return;
         }
-        let n = count - bin.limit / 2;
-        let head = bin.head;
-        let (foreign, rest) = self.return_blocks(tc, head, n as usize);
+        let n = count - limit / 2;
+        let mut count = count - n;
+        tc.bins[c].set_n(count);
+        // SAFETY: arr[count..count + n] are the newest blocks, now off the bin.
+        let foreign = self.return_blocks(tc, unsafe { arr.add(count as usize) }, n as usize);
         // Here, not on the early return above: that one can run once per
         // free (a bin that keeps going empty); this one once per batch.
         self.purge_if_due();
-        let mut count = count - n;
         // Adapt: a bin that mostly frees other threads' blocks drains in small
         // batches, so those blocks flow back to their owners while still hot;
         // one that frees its own grows back to the full limit.
-        let limit = tc.bins[c].limit;
         // A thread that has only freed into this class since its last refill
         // (a consumer) counts as foreign too: the slabs it frees into may be
         // ones it took over (orphaned, see `heap_reclaim`), so its blocks
@@ -661,19 +826,18 @@ impl<P: PageSource> Heap<P> {
         } else {
             limit
         };
-        let limit = self.grant(tc, c, limit);
-        let mut rest = rest;
+        self.set_limit(tc, c, limit);
+        let limit = tc.limits[c];
         if count >= limit {
             // The limit shrank to the count: drain to half of the new one, so
-            // the bin has room again (the fast path needs `room > 0`).
+            // the bin has room again (the fast path needs `n + 1 < limit`).
             let more = count - limit / 2;
-            rest = self.return_blocks(tc, rest, more as usize).1;
             count -= more;
+            let arr = tc.bins[c].arr();
+            tc.bins[c].set_n(count);
+            // SAFETY: as above.
+            self.return_blocks(tc, unsafe { arr.add(count as usize) }, more as usize);
         }
-        let bin = &mut tc.bins[c];
-        bin.head = rest;
-        bin.limit = limit;
-        bin.set_count(count);
     }
 
     /// Whether block `b` (freed into one of `tc`'s bins) lies in a slab `tc` owns.
@@ -687,14 +851,15 @@ impl<P: PageSource> Heap<P> {
     /// The full capacity of a bin of class `c`: [`BIN_BYTES`] of blocks (at
     /// least two), at most the drain interval.
     fn bin_limit(&self, c: usize) -> u32 {
-        ((BIN_BYTES / class_size(c)) as u32).clamp(2, self.drain_interval.max(2))
+        bin_limit(c, self.drain_interval)
     }
 
-    /// Return the first `n` blocks of the chain at `b` to their slabs.
-    /// Consecutive blocks bound for the same foreign slab are pushed onto its
-    /// remote list with one CAS. Returns how many went to
-    /// other threads' slabs, and the rest of the chain.
-    fn return_blocks(&self, tc: &mut ThreadCache, mut b: *mut Block, mut n: usize) -> (usize, *mut Block) {
+    /// Return the `n` blocks at `arr[..n]` (taken off a bin: the caller has
+    /// lowered its count) to their slabs, the newest (highest) first.
+    /// Consecutive blocks bound for the same foreign slab are pushed onto
+    /// its remote list with one CAS. Returns how many went to other
+    /// threads' slabs.
+    fn return_blocks(&self, tc: &mut ThreadCache, arr: *const *mut Block, n: usize) -> usize {
         let mut batch: Option<(&Slab, *mut Block, *mut Block)> = None;
         let mut foreign = 0;
         // The slab of the previous block: consecutive blocks mostly share a
@@ -702,10 +867,10 @@ impl<P: PageSource> Heap<P> {
         // under us to or from `tc`, so whether it is ours is cached too (a
         // claim in `push_remote` happens once `last` has moved on).
         let mut last: Option<(usize, &Slab, bool)> = None;
-        while n > 0 && !b.is_null() {
-            n -= 1;
-            // SAFETY: `b` is a free block of ours taken off a bin.
-            let next = unsafe { block::next(b) };
+        for i in (0..n).rev() {
+            // SAFETY: caller contract: `arr[..n]` are blocks off a bin; the
+            // array is in the cache's storage, which stays mapped.
+            let b = unsafe { *arr.add(i) };
             let key = b as usize >> crate::config::SLAB_SHIFT;
             let (s, local) = match last {
                 Some((k, s, local)) if k == key => (s, local),
@@ -747,13 +912,12 @@ impl<P: PageSource> Heap<P> {
                     }
                 };
             }
-            b = next;
         }
         if let Some((bs, h, t)) = batch {
             // SAFETY: h..t is a chain of free blocks of slab bs.
             unsafe { self.push_remote(tc, bs, h, t) };
         }
-        (foreign, b)
+        foreign
     }
 
     /// Return block `b` to slab `s`, which `tc` owns. True when that emptied
@@ -812,11 +976,9 @@ impl<P: PageSource> Heap<P> {
         #[cfg(feature = "stats")]
         self.counters.flush(tc);
         for c in 0..NUM_CLASSES {
-            let head = core::mem::replace(&mut tc.bins[c].head, core::ptr::null_mut());
-            // Bounded by the count, so a corrupted (cyclic) bin cannot loop.
-            let n = tc.bins[c].count() as usize;
-            tc.bins[c].set_count(0);
-            let _ = self.return_blocks(tc, head, n);
+            let n = tc.bins[c].n() as usize;
+            tc.bins[c].set_n(0);
+            let _ = self.return_blocks(tc, tc.bins[c].arr(), n);
         }
         for c in 0..NUM_CLASSES {
             let cs = tc.slabs[c];
@@ -849,11 +1011,19 @@ impl<P: PageSource> Heap<P> {
         }
         self.purge_if_due();
         for bin in &mut tc.bins {
-            // Limit 0 and count 0 (room 0): the first free takes the cold
-            // path, which sets the limit again from a count of zero.
-            bin.set_limit(0);
-            debug_assert_eq!((bin.count(), bin.room), (0, 0));
+            // Limit 0 and count 0: the first free takes the cold path,
+            // which sets the limit and array again.
+            debug_assert_eq!(bin.n(), 0);
+            *bin = crate::tcache::Bin::EMPTY;
         }
+        tc.limits = [0; NUM_CLASSES];
+        tc.caps = [0; NUM_CLASSES];
+        if tc.store.ready() && !self.keep_spare_store(tc.store.base) {
+            // SAFETY: the storage is a mapping of this heap's page source of
+            // `len` bytes, and no bin refers to it any more.
+            unsafe { self.pool.pages().unmap(tc.store.base, tc.store.len) };
+        }
+        tc.store = store::Store::new();
         tc.granted = 0;
         tc.id = 0;
     }
@@ -900,6 +1070,11 @@ impl<P: PageSource> Heap<P> {
 
     /// Slab size (re-exported for tests).
     pub const SLAB_SIZE: usize = SLAB_SIZE;
+}
+
+/// The full capacity of a bin of class `c` with drain interval `drain`.
+fn bin_limit(c: usize, drain: u32) -> u32 {
+    ((BIN_BYTES / class_size(c)) as u32).clamp(2, drain.max(2))
 }
 
 /// The small size class a layout is served from: with the canary on, one
@@ -956,6 +1131,14 @@ pub(crate) fn invalid_free(p: *mut u8, what: &str) -> ! {
 
 impl<P: PageSource> Drop for Heap<P> {
     fn drop(&mut self) {
+        for slot in &self.spare_stores {
+            let p = slot.swap(core::ptr::null_mut(), UOrd::Acquire);
+            if !p.is_null() {
+                // SAFETY: a spare storage mapping of `mag_bytes` from this
+                // heap's page source, which no cache uses.
+                unsafe { self.pool.pages().unmap(p, self.mag_bytes) };
+            }
+        }
         self.large.trim(self.pool.pages());
     }
 }

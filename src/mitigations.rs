@@ -3,17 +3,21 @@
 //! instead of scattering `#[cfg(feature = "secure")]` over the allocator, so
 //! every hardening decision is listed here and can be read in one place.
 //!
-//! Always on (the default build), at a cost to the free fast path of a
-//! secret load, an XOR and an add (the encode) and an alignment test, and to
-//! the allocation fast path of a secret load, an XOR and a subtraction (the
-//! decode), one test and one store (see `src/block.rs`):
-//! * free-list links are encoded with a per-process secret and the block's
-//!   address, and validated before they are followed (a write after free
-//!   aborts instead of handing out a wild pointer);
-//! * a block handed out is marked live, so a block that is on free lists
-//!   twice (a double free, however delayed, on any thread) aborts when it is
-//!   taken off the second time; freeing the bin's head again, or an
-//!   unaligned pointer, aborts at once;
+//! Always on (the default build), at a cost to the free fast path of an
+//! alignment test, a load of the block's first word, a key load, an XOR, a
+//! compare and a store (the free mark), and to the allocation fast path of
+//! a key load, an XOR, a compare and a store (the mark checked, then
+//! replaced by the live mark); see `src/block.rs` and `src/tcache`:
+//! * thread caches hold blocks in arrays (magazines), each cached block
+//!   carrying a free mark derived from a per-process secret and its
+//!   address: freeing a cached block again (a double free, however
+//!   delayed, on any thread, after reuse by others) aborts at the free, and
+//!   a write into a cached block aborts before the block is handed out;
+//! * slab free lists and remote chains link blocks with encoded links
+//!   (secret and block address), validated before they are followed; a
+//!   block that is on a list twice aborts when the list is walked (it holds
+//!   the live mark, the free mark or user data, not a link); an unaligned
+//!   pointer aborts at the free;
 //! * pointers that are not blocks of ours are caught when their bin drains
 //!   (every block is looked up in the page map there) or at once when the
 //!   bin was empty; `realloc` of a free block aborts;
@@ -28,17 +32,6 @@
 /// The `secure` feature is on.
 pub const SECURE: bool = cfg!(feature = "secure");
 
-/// Blocks handed out get a live mark in their first word (one store on the
-/// allocation fast path), so a block that is on a free list twice aborts
-/// when it would be handed out the second time, and `realloc` of a freed
-/// block aborts. The store costs 0-4% on the tightest benchmark
-/// (`fixed_16`, CPU time, instruction counts with callgrind); most of the
-/// default build's cost there (about 0.8x of the allocator before these
-/// checks) is the link encode/decode (see the README). Must
-/// stay on in the `secure` build, whose double-free check at `free` relies
-/// on the mark.
-pub const MARK_LIVE: bool = true;
-
 /// Small frees: the pointer is looked up in the page map (it must lie in a
 /// live SuperSlab) and must sit on a block boundary of its size class.
 /// Without it such pointers are caught when their bin drains (the drain
@@ -46,10 +39,11 @@ pub const MARK_LIVE: bool = true;
 pub const CHECK_FREE_POINTER: bool = SECURE;
 
 /// Small frees: a block whose first word still decodes as a free-list link
-/// is reported at the second `free`. Without it (the default), a block on a
-/// list twice is reported when it is taken off the second time, which costs
-/// the fast path nothing extra (see `src/block.rs`).
-pub const CHECK_DOUBLE_FREE_ON_FREE: bool = SECURE && MARK_LIVE;
+/// (it is on a slab's free list or a remote chain) is reported at the second
+/// `free` (a cached block is, in every build: it holds the free mark).
+/// Without it (the default), such a block is reported when that list is
+/// walked, which costs the fast path nothing extra (see `src/block.rs`).
+pub const CHECK_DOUBLE_FREE_ON_FREE: bool = SECURE;
 
 /// Small frees: the size class the page map records for the block's slab
 /// must equal the class of the `Layout` passed to `dealloc`.
@@ -71,4 +65,3 @@ pub const POISON_BYTE: u8 = 0xDF;
 
 /// Large blocks end in an inaccessible guard page.
 pub const LARGE_GUARD_PAGE: bool = SECURE;
-const _: () = assert!(!SECURE || MARK_LIVE, "the secure build relies on the live mark");

@@ -1,54 +1,96 @@
-//! Thread caches: per thread, per size class, a singly linked list of free
-//! blocks. The alloc and free fast paths below touch only this struct: no
-//! atomics, no locks, no syscalls. Refill and drain (in [`crate::heap`]) are
-//! `#[cold]`.
+//! Thread caches: per thread, per size class, a *magazine*: an array of
+//! free block pointers used as a stack. The alloc and free fast paths below
+//! touch only this struct, the array and the block's first word: no atomics,
+//! no locks, no syscalls. Refill and drain (in [`crate::heap`]) are `#[cold]`.
+//!
+//! Why an array and not a linked list: a list's pop reads the next block's
+//! address out of the block it hands out, so with encoded links (see
+//! [`crate::block`]) every pop waits on a load and a decode of the one
+//! before. A magazine pop is `n -= 1; arr[n]`, independent of the block's
+//! contents. Cached blocks carry the free mark instead of a link: a free
+//! checks it is not there already (a double free), an allocation checks it
+//! is still there (a write after free) and replaces it with the live mark.
+//! Links stay encoded and validated on slab free lists and remote chains.
 //!
 //! A `ThreadCache` is a plain value: the global allocator keeps one per
 //! thread in a `thread_local!` (see [`tls`]); tests, models and fuzzers make
 //! their own and pass it to a [`crate::Heap`]. It is `const`-constructible and
 //! has no destructor, so thread-local set-up never allocates; the owner must
-//! call [`crate::Heap::thread_exit`] to hand its blocks and slabs back.
+//! call [`crate::Heap::thread_exit`] to hand its blocks, slabs and magazine
+//! storage back. The arrays live in one mapping per cache, made on its first
+//! slow path (see [`store`]).
 
+pub(crate) mod store;
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
 pub(crate) mod tls;
 
 use crate::mitigations;
 use crate::size_class::NUM_CLASSES;
 use crate::slab::{Block, Slab};
+use store::Store;
 
+/// One size class's magazine: an array `arr` whose first `n` entries are
+/// the cached blocks, the newest on top (`ThreadCache::caps[c]` entries;
+/// none while that is 0). Kept as two pointers and a span, so that a pop is
+/// a compare, a load and a decrement of `top`, and a push's slow-path test
+/// is one subtraction and one compare.
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub(crate) struct Bin {
-    pub head: *mut Block,
-    /// Frees left before the bin must drain: `limit - count`, kept instead of
-    /// the count so that the free fast path is one decrement and a zero test.
-    /// Wrapping arithmetic: on an uninitialised cache (limit 0) it goes
-    /// "negative", and `limit - room` is still the number of cached blocks.
-    pub room: u32,
-    /// Drain when the bin holds this many blocks. 0 until the cache is
-    /// initialised (its bins are empty then, so the first free takes the cold
-    /// path).
-    pub limit: u32,
+    /// `arr + n`: where the next push goes.
+    top: *mut *mut Block,
+    /// `arr + 1` (an address, even while `arr` is null): the bin is empty
+    /// when `top < lo`.
+    lo: *mut *mut Block,
+    /// `(t - 2) * 8`, wrapping, where `t` is the smaller of the bin's limit
+    /// (it drains when it holds that many blocks) and its array's capacity
+    /// (the array grows when full, up to the limit): a push takes the slow
+    /// path when `top - lo >= span` (wrapping), i.e. when `n == 0` or
+    /// `n + 1 >= t`. `t` is 0 until the bin has a limit and an array, so
+    /// every push takes the slow path then.
+    span: usize,
 }
 
+const WORD: usize = core::mem::size_of::<*mut Block>();
+
 impl Bin {
-    /// Blocks on the bin.
+    /// An empty bin with no array and limit 0.
+    pub const EMPTY: Bin = Bin {
+        top: core::ptr::null_mut(),
+        lo: core::ptr::null_mut::<*mut Block>().wrapping_add(1),
+        span: 0usize.wrapping_sub(2 * WORD),
+    };
+
+    /// The array (null while there is none).
     #[inline]
-    pub fn count(&self) -> u32 {
-        self.limit.wrapping_sub(self.room)
+    pub fn arr(&self) -> *mut *mut Block {
+        self.lo.wrapping_sub(1)
+    }
+
+    /// Blocks cached.
+    #[inline]
+    pub fn n(&self) -> u32 {
+        ((self.top as usize - self.arr() as usize) / WORD) as u32
     }
 
     /// Record that the bin holds `n` blocks.
     #[inline]
-    pub fn set_count(&mut self, n: u32) {
-        self.room = self.limit.wrapping_sub(n);
+    pub fn set_n(&mut self, n: u32) {
+        self.top = self.arr().wrapping_add(n as usize);
     }
 
-    /// Change the limit, keeping the count.
+    /// Move the bin to array `arr` (which holds its `n` blocks already).
     #[inline]
-    pub fn set_limit(&mut self, limit: u32) {
-        let n = self.count();
-        self.limit = limit;
-        self.set_count(n);
+    pub fn set_arr(&mut self, arr: *mut *mut Block) {
+        let n = self.n();
+        self.lo = arr.wrapping_add(1);
+        self.set_n(n);
+    }
+
+    /// Set the push threshold `t` (see `span`).
+    #[inline]
+    pub fn set_top(&mut self, t: u32) {
+        self.span = (t as usize).wrapping_sub(2).wrapping_mul(WORD);
     }
 }
 
@@ -67,6 +109,10 @@ pub(crate) struct ClassSlabs {
 
 /// Per-thread allocation state.
 pub struct ThreadCache {
+    /// [`crate::block::mark_key`], copied when the cache is initialised (0
+    /// before: every push and pop of an uninitialised cache takes the slow
+    /// path, which sets it first).
+    pub(crate) mark_key: usize,
     pub(crate) bins: [Bin; NUM_CLASSES],
     pub(crate) slabs: [ClassSlabs; NUM_CLASSES],
     /// Owner id stamped on slabs (0 = not yet initialised).
@@ -76,6 +122,14 @@ pub struct ThreadCache {
     /// Bytes granted to the bins: the sum of `limit × class size`, kept
     /// within the heap's per-thread budget (slow paths only).
     pub(crate) granted: usize,
+    /// Each bin's limit: it drains when it holds that many blocks (at least
+    /// 2 once set; 0 until the bin is first used, or without storage).
+    pub(crate) limits: [u32; NUM_CLASSES],
+    /// Entries each bin's array holds (0: none yet). Grows on demand, up to
+    /// the limit rounded up to a power of two.
+    pub(crate) caps: [u32; NUM_CLASSES],
+    /// Where the arrays live.
+    pub(crate) store: Store,
     #[cfg(feature = "stats")]
     pub(crate) counts: [[u64; 2]; NUM_CLASSES],
 }
@@ -94,7 +148,8 @@ impl ThreadCache {
     /// An empty, uninitialised cache.
     pub const fn new() -> Self {
         ThreadCache {
-            bins: [Bin { head: core::ptr::null_mut(), room: 0, limit: 0 }; NUM_CLASSES],
+            mark_key: 0,
+            bins: [Bin::EMPTY; NUM_CLASSES],
             slabs: [ClassSlabs {
                 current: core::ptr::null(),
                 partial: core::ptr::null(),
@@ -105,6 +160,9 @@ impl ThreadCache {
             id: 0,
             heap: 0,
             granted: 0,
+            limits: [0; NUM_CLASSES],
+            caps: [0; NUM_CLASSES],
+            store: Store::new(),
             #[cfg(feature = "stats")]
             counts: [[0; 2]; NUM_CLASSES],
         }
@@ -117,81 +175,114 @@ impl ThreadCache {
 
     /// Blocks currently cached for class `c`.
     pub fn cached(&self, c: usize) -> u32 {
-        self.bins[c].count()
+        self.bins[c].n()
     }
 
-    /// Pop a cached block of class `c`, if any.
+    /// Pop a cached block of class `c`, if any. Its free mark must be intact
+    /// (a write after free aborts), and it becomes live.
     #[inline(always)]
     pub(crate) fn pop(&mut self, c: usize) -> *mut u8 {
         debug_assert!(c < NUM_CLASSES);
         // SAFETY: class indices come from `size_class::class_of` (< NUM_CLASSES).
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
-        let b = bin.head;
-        if !b.is_null() {
-            // SAFETY: every block on a bin is a free block whose first word is
-            // its encoded link (validated by `next`); clearing it marks the
-            // block live (see `crate::block`).
-            unsafe {
-                bin.head = crate::block::next(b);
-                if mitigations::MARK_LIVE {
-                    crate::block::clear(b);
-                }
-            }
-            bin.room = bin.room.wrapping_add(1);
-            #[cfg(feature = "stats")]
-            {
-                self.counts[c][0] += 1;
-            }
+        let t = bin.top;
+        if t < bin.lo {
+            return core::ptr::null_mut();
+        }
+        let t = t.wrapping_sub(1);
+        // SAFETY: `t` is `arr + n - 1` with n >= 1: a cached block (see
+        // `Bin`), a free block of ours whose first word was set by `mark_free`.
+        let b = unsafe {
+            let b = *t;
+            crate::block::take_marked(b, self.mark_key);
+            b
+        };
+        bin.top = t;
+        #[cfg(feature = "stats")]
+        {
+            self.counts[c][0] += 1;
         }
         b.cast()
     }
 
-    /// Push a freed block of class `c`. Returns true when the slow path must
-    /// run: the bin reached its limit (drain); or it was empty (the block may
-    /// be another thread's, which must not be handed out here next; see
-    /// [`crate::Heap`]'s drain), which includes every bin of an uninitialised
-    /// cache.
+    /// Free block `p` of class `c`: checked (a pointer that is not 8-byte
+    /// aligned, or a block that holds its free mark already, i.e. is cached
+    /// by some thread: a double free, aborts), marked free, and pushed
+    /// (see [`check_and_mark`]). Returns true, without touching `p`, when
+    /// the slow path must do all of that instead ([`crate::Heap`]'s drain):
+    /// the bin or its array is full; or it was empty (the block may be
+    /// another thread's, which must not be handed out here next), which
+    /// includes every bin of an uninitialised cache.
     ///
-    /// Double frees: the block already at the bin's head aborts here (as
-    /// does a pointer that is not 8-byte aligned, which no block is); any
-    /// other block that is on a list twice aborts when it is popped the
-    /// second time (see [`crate::block`]). With
-    /// [`mitigations::CHECK_DOUBLE_FREE_ON_FREE`], a block whose first word
-    /// still decodes as a link is reported now: `suspect` (cold) gets it and
-    /// the decoded link, confirms against the page map and aborts.
+    /// With [`mitigations::CHECK_DOUBLE_FREE_ON_FREE`], a block whose first
+    /// word decodes as a link (it is on a slab's free list or a remote
+    /// chain) is reported too: `suspect` (cold) gets it and the decoded
+    /// link, confirms against the page map and aborts. Without it, such a
+    /// block aborts when that list is walked.
     ///
     /// # Safety
-    /// `p` is a block of class `c` from the same heap, no longer used by the caller.
+    /// `p` is a block of class `c` from the same heap, no longer used by the
+    /// caller (or a misused pointer that is readable and writable for 8
+    /// bytes: the checks here and in the drain report it).
     #[inline(always)]
     pub(crate) unsafe fn push(&mut self, c: usize, p: *mut u8, suspect: impl FnOnce(*mut Block, usize)) -> bool {
         debug_assert!(c < NUM_CLASSES);
-        let b = p.cast::<Block>();
-        if mitigations::CHECK_DOUBLE_FREE_ON_FREE {
-            // SAFETY: the caller hands over a block of ours: readable.
-            if let Some(d) = unsafe { crate::block::looks_free(b) } {
-                suspect(b, d);
-            }
-        }
-        // SAFETY: see `pop`.
-        let bin = unsafe { self.bins.get_unchecked_mut(c) };
-        let h = bin.head;
-        // An unaligned pointer must not get a link written through it.
-        if (b == h) | (p as usize & 7 != 0) {
-            bad_push(p);
-        }
-        // SAFETY: the caller gives the block up; its first word becomes the link.
-        unsafe { crate::block::set_next(b, h) };
-        bin.head = b;
-        bin.room = bin.room.wrapping_sub(1);
         #[cfg(feature = "stats")]
         {
             self.counts[c][1] += 1;
         }
-        (bin.room == 0) | h.is_null()
+        // SAFETY: see `pop`.
+        let bin = unsafe { self.bins.get_unchecked(c) };
+        let t = bin.top;
+        // Slow when n == 0 (wraps) or n + 1 >= t (see `Bin`); a bin of an
+        // uninitialised cache is always slow. The slow path runs the checks
+        // below itself, with a key set.
+        if (t as usize).wrapping_sub(bin.lo as usize) >= bin.span {
+            return true;
+        }
+        // SAFETY: caller contract.
+        unsafe { check_and_mark(p, self.mark_key, suspect) };
+        // SAFETY: see `pop`.
+        let bin = unsafe { self.bins.get_unchecked_mut(c) };
+        // SAFETY: n + 1 < t <= the array's capacity: `top` is in it.
+        unsafe { *t = p.cast() };
+        bin.top = t.wrapping_add(1);
+        false
     }
 }
 
-/// Report a push of the bin's head again, or of an unaligned pointer.
+/// A free's checks, then its free mark: a pointer that is not 8-byte
+/// aligned, or a block that holds its free mark already (cached by some
+/// thread: a double free), aborts; with
+/// [`mitigations::CHECK_DOUBLE_FREE_ON_FREE`], so does a block whose first
+/// word decodes as a link (`suspect`, cold, confirms against the page map).
+///
+/// # Safety
+/// `p` is readable and writable for 8 bytes; the caller gives it up. `key`
+/// is [`crate::block::mark_key`].
+#[inline(always)]
+pub(crate) unsafe fn check_and_mark(p: *mut u8, key: usize, suspect: impl FnOnce(*mut Block, usize)) {
+    let b = p.cast::<Block>();
+    // An unaligned pointer must not be read as a block (read_unaligned is
+    // a plain load), nor get a mark written.
+    // SAFETY: caller contract: readable for 8 bytes.
+    let w = unsafe { b.cast::<usize>().read_unaligned() };
+    let m = key ^ p as usize;
+    if (p as usize & 7 != 0) | (w == m) {
+        bad_push(p);
+    }
+    if mitigations::CHECK_DOUBLE_FREE_ON_FREE {
+        // SAFETY: the caller hands over a block of ours: readable.
+        if let Some(d) = unsafe { crate::block::looks_free(b) } {
+            suspect(b, d);
+        }
+    }
+    // SAFETY: the caller gives the block up; its first word is the mark.
+    unsafe { crate::block::mark_free_with(b, m) };
+}
+
+/// Report a free of an unaligned pointer, or of a block that holds its free
+/// mark (cached already).
 #[cold]
 #[inline(never)]
 fn bad_push(p: *mut u8) -> ! {
