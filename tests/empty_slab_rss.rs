@@ -8,9 +8,11 @@
 //! the figure.
 #![cfg(not(any(feature = "loom", feature = "shuttle")))]
 
+mod common;
+
 use hakmem_alloc::platform::resident_bytes;
 use hakmem_alloc::HakMem;
-use std::alloc::{alloc, dealloc, Layout};
+use std::alloc::{dealloc, Layout};
 use std::collections::HashSet;
 
 #[global_allocator]
@@ -25,18 +27,8 @@ fn trim_purges_empty_slabs_of_live_superslabs() {
     let mut ptrs: Vec<*mut u8> = Vec::with_capacity(BYTES / SIZE);
     let mut seen: HashSet<usize> = HashSet::with_capacity(4096);
     let mut kept: Vec<*mut u8> = Vec::with_capacity(4096);
-    HakMem::flush_thread_cache();
-    HakMem::trim();
-    let before = resident_bytes();
-    assert!(before > 0, "cannot read /proc/self/statm");
-    for _ in 0..BYTES / SIZE {
-        // SAFETY: non-zero size.
-        let p = unsafe { alloc(l) };
-        assert!(!p.is_null());
-        // SAFETY: fresh block: touch it so it is resident.
-        unsafe { p.write_bytes(0x5A, SIZE) };
-        ptrs.push(p);
-    }
+    let before = common::settled_rss();
+    common::alloc_touched(&mut ptrs, BYTES / SIZE, l);
     let peak = resident_bytes();
     for p in ptrs {
         if seen.insert(p as usize / SUPERSLAB) {

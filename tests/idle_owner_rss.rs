@@ -10,6 +10,8 @@
 //! no other test's memory blurs the figure.
 #![cfg(not(any(feature = "loom", feature = "shuttle")))]
 
+mod common;
+
 use hakmem_alloc::platform::resident_bytes;
 use hakmem_alloc::HakMem;
 use std::alloc::{alloc, dealloc, Layout};
@@ -18,9 +20,7 @@ use std::sync::mpsc::channel;
 #[global_allocator]
 static GLOBAL: HakMem = HakMem;
 
-struct Ptrs(Vec<*mut u8>);
-// SAFETY: the pointers are plain allocations handed to another thread.
-unsafe impl Send for Ptrs {}
+use common::Ptrs;
 
 #[test]
 fn blocks_of_an_idle_thread_freed_elsewhere_go_back_to_the_os() {
@@ -28,23 +28,13 @@ fn blocks_of_an_idle_thread_freed_elsewhere_go_back_to_the_os() {
     const SIZE: usize = 1024;
     let l = Layout::from_size_align(SIZE, 8).unwrap();
     let ptrs: Vec<*mut u8> = Vec::with_capacity(BYTES / SIZE);
-    HakMem::flush_thread_cache();
-    HakMem::trim();
-    let before = resident_bytes();
-    assert!(before > 0, "cannot read /proc/self/statm");
+    let before = common::settled_rss();
     let (to_main, from_owner) = channel::<Ptrs>();
     let (to_owner, from_main) = channel::<()>();
     let moved = Ptrs(ptrs);
     let owner = std::thread::spawn(move || {
         let mut v = { moved }.0;
-        for _ in 0..BYTES / SIZE {
-            // SAFETY: non-zero size.
-            let p = unsafe { alloc(l) };
-            assert!(!p.is_null());
-            // SAFETY: fresh block: touch it so it is resident.
-            unsafe { p.write_bytes(0x5A, SIZE) };
-            v.push(p);
-        }
+        common::alloc_touched(&mut v, BYTES / SIZE, l);
         to_main.send(Ptrs(v)).unwrap();
         // Idle: alive, no allocator call until main has measured.
         from_main.recv().unwrap();

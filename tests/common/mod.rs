@@ -64,3 +64,30 @@ pub unsafe fn check(p: *const u8, len: usize, seed: u8) {
         assert_eq!(v, seed.wrapping_add(i as u8 ^ (i >> 8) as u8), "byte {i} of {p:p} (len {len}) corrupted");
     }
 }
+
+/// Pointers moved to or from another thread (plain allocations).
+pub struct Ptrs(pub Vec<*mut u8>);
+// SAFETY: the pointers are plain allocations handed to another thread.
+unsafe impl Send for Ptrs {}
+
+/// Flush this thread's cache and trim, then read the resident set (bytes).
+pub fn settled_rss() -> u64 {
+    hakmem_alloc::HakMem::flush_thread_cache();
+    hakmem_alloc::HakMem::trim();
+    let rss = hakmem_alloc::platform::resident_bytes();
+    assert!(rss > 0, "cannot read /proc/self/statm");
+    rss
+}
+
+/// Allocate `n` blocks of `layout`, touch every byte (so they are resident),
+/// and append them to `v`.
+pub fn alloc_touched(v: &mut Vec<*mut u8>, n: usize, layout: Layout) {
+    for _ in 0..n {
+        // SAFETY: callers pass layouts of non-zero size.
+        let p = unsafe { alloc(layout) };
+        assert!(!p.is_null());
+        // SAFETY: fresh block of `layout.size()` bytes.
+        unsafe { p.write_bytes(0x5A, layout.size()) };
+        v.push(p);
+    }
+}
