@@ -109,10 +109,10 @@ pub(crate) struct ClassSlabs {
 
 /// Per-thread allocation state.
 pub struct ThreadCache {
-    /// [`crate::block::mark_key`], copied when the cache is initialised (0
+    /// [`crate::block::free_mark`], copied when the cache is initialised (0
     /// before: every push and pop of an uninitialised cache takes the slow
     /// path, which sets it first).
-    pub(crate) mark_key: usize,
+    pub(crate) free_mark: usize,
     pub(crate) bins: [Bin; NUM_CLASSES],
     pub(crate) slabs: [ClassSlabs; NUM_CLASSES],
     /// Owner id stamped on slabs (0 = not yet initialised).
@@ -148,7 +148,7 @@ impl ThreadCache {
     /// An empty, uninitialised cache.
     pub const fn new() -> Self {
         ThreadCache {
-            mark_key: 0,
+            free_mark: 0,
             bins: [Bin::EMPTY; NUM_CLASSES],
             slabs: [ClassSlabs {
                 current: core::ptr::null(),
@@ -194,7 +194,7 @@ impl ThreadCache {
         // `Bin`), a free block of ours whose first word was set by `mark_free`.
         let b = unsafe {
             let b = *t;
-            crate::block::take_marked(b, self.mark_key);
+            crate::block::take_marked(b, self.free_mark);
             b
         };
         bin.top = t;
@@ -236,12 +236,12 @@ impl ThreadCache {
         let t = bin.top;
         // Slow when n == 0 (wraps) or n + 1 >= t (see `Bin`); a bin of an
         // uninitialised cache is always slow. The slow path runs the checks
-        // below itself, with a key set.
+        // below itself, with the mark set.
         if (t as usize).wrapping_sub(bin.lo as usize) >= bin.span {
             return true;
         }
         // SAFETY: caller contract.
-        unsafe { check_and_mark(p, self.mark_key, suspect) };
+        unsafe { check_and_mark(p, self.free_mark, suspect) };
         // SAFETY: see `pop`.
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
         // SAFETY: n + 1 < t <= the array's capacity: `top` is in it.
@@ -258,16 +258,15 @@ impl ThreadCache {
 /// word decodes as a link (`suspect`, cold, confirms against the page map).
 ///
 /// # Safety
-/// `p` is readable and writable for 8 bytes; the caller gives it up. `key`
-/// is [`crate::block::mark_key`].
+/// `p` is readable and writable for 8 bytes; the caller gives it up. `m`
+/// is [`crate::block::free_mark`].
 #[inline(always)]
-pub(crate) unsafe fn check_and_mark(p: *mut u8, key: usize, suspect: impl FnOnce(*mut Block, usize)) {
+pub(crate) unsafe fn check_and_mark(p: *mut u8, m: usize, suspect: impl FnOnce(*mut Block, usize)) {
     let b = p.cast::<Block>();
     // An unaligned pointer must not be read as a block (read_unaligned is
     // a plain load), nor get a mark written.
     // SAFETY: caller contract: readable for 8 bytes.
     let w = unsafe { b.cast::<usize>().read_unaligned() };
-    let m = key ^ p as usize;
     if (p as usize & 7 != 0) | (w == m) {
         bad_push(p);
     }
