@@ -185,11 +185,17 @@ impl ThreadCache {
         debug_assert!(c < NUM_CLASSES);
         // SAFETY: class indices come from `size_class::class_of` (< NUM_CLASSES).
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
-        let t = bin.top;
-        if t < bin.lo {
+        let t0 = bin.top;
+        let t = t0.wrapping_sub(1);
+        // The new top is stored first, in the block that reads the bin: there
+        // LLVM folds the bin's thread-local address into the store (after a
+        // branch it materialises it: three more instructions). An empty bin
+        // puts it back.
+        bin.top = t;
+        if t0 < bin.lo {
+            bin.top = t0;
             return core::ptr::null_mut();
         }
-        let t = t.wrapping_sub(1);
         // SAFETY: `t` is `arr + n - 1` with n >= 1: a cached block (see
         // `Bin`), a free block of ours whose first word was set by `mark_free`.
         let b = unsafe {
@@ -197,7 +203,6 @@ impl ThreadCache {
             crate::block::take_marked(b, self.free_mark);
             b
         };
-        bin.top = t;
         #[cfg(feature = "stats")]
         {
             self.counts[c][0] += 1;
@@ -232,21 +237,22 @@ impl ThreadCache {
             self.counts[c][1] += 1;
         }
         // SAFETY: see `pop`.
-        let bin = unsafe { self.bins.get_unchecked(c) };
+        let bin = unsafe { self.bins.get_unchecked_mut(c) };
         let t = bin.top;
+        // As in `pop`: the new top first (put back on the slow path); a
+        // check below that fails aborts.
+        bin.top = t.wrapping_add(1);
         // Slow when n == 0 (wraps) or n + 1 >= t (see `Bin`); a bin of an
         // uninitialised cache is always slow. The slow path runs the checks
         // below itself, with the mark set.
         if (t as usize).wrapping_sub(bin.lo as usize) >= bin.span {
+            bin.top = t;
             return true;
         }
         // SAFETY: caller contract.
         unsafe { check_and_mark(p, self.free_mark, suspect) };
-        // SAFETY: see `pop`.
-        let bin = unsafe { self.bins.get_unchecked_mut(c) };
-        // SAFETY: n + 1 < t <= the array's capacity: `top` is in it.
+        // SAFETY: n + 1 < t <= the array's capacity: `t` is in it.
         unsafe { *t = p.cast() };
-        bin.top = t.wrapping_add(1);
         false
     }
 }
