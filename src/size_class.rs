@@ -61,9 +61,15 @@ const LO_ENTRIES: usize = SMALL_STEP_LIMIT / 8 + 1;
 /// `(size + 127) >> 7` of the first size above `SMALL_STEP_LIMIT`.
 const HI_FIRST: usize = (SMALL_STEP_LIMIT + 1).div_ceil(128);
 const TABLE_LEN: usize = LO_ENTRIES + (MAX_SMALL + 1).div_ceil(128) - HI_FIRST + 1;
-/// Table entry of sizes above `MAX_SMALL`.
-const NOT_SMALL: u8 = u8::MAX;
-const _: () = assert!(NUM_CLASSES < NOT_SMALL as usize);
+/// Table entry of sizes above `MAX_SMALL`: [`UNCOMMON`].
+const NOT_SMALL: u8 = UNCOMMON as u8;
+const _: () = assert!(UNCOMMON < u8::MAX as usize);
+
+/// What [`class_or_uncommon`] gives for a layout the fast paths do not
+/// serve: one past the last class. A thread cache has a bin for it that is
+/// always empty and always sends a free to the slow path, so the fast paths
+/// need no test of their own for it (the slow paths make it).
+pub const UNCOMMON: usize = NUM_CLASSES;
 
 static CLASS_TABLE: [u8; TABLE_LEN] = {
     let mut t = [0u8; TABLE_LEN];
@@ -127,6 +133,20 @@ pub fn class_of(size: usize, align: usize) -> Option<usize> {
         return None;
     }
     class_of_aligned(size, align)
+}
+
+/// [`class_of_common`] without the `Option`: the class, or [`UNCOMMON`].
+/// With a loop-invariant layout the whole lookup is loop-invariant, and no
+/// per-operation branch is left for the uncommon case (it is the bin's).
+#[inline(always)]
+pub fn class_or_uncommon(size: usize, align: usize) -> usize {
+    // The load comes first and unconditionally (see `table_index`).
+    let c = CLASS_TABLE[table_index(size).min(TABLE_LEN - 1)] as usize;
+    if natural(size, align) {
+        c
+    } else {
+        UNCOMMON
+    }
 }
 
 /// The class of a small request at a natural alignment (the common case, a

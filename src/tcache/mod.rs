@@ -113,7 +113,10 @@ pub struct ThreadCache {
     /// before: every push and pop of an uninitialised cache takes the slow
     /// path, which sets it first).
     pub(crate) free_mark: usize,
-    pub(crate) bins: [Bin; NUM_CLASSES],
+    /// One bin per class, and one for [`crate::size_class::UNCOMMON`] that
+    /// never gets an array or a limit (its pops find it empty, its pushes
+    /// take the slow path).
+    pub(crate) bins: [Bin; NUM_CLASSES + 1],
     pub(crate) slabs: [ClassSlabs; NUM_CLASSES],
     /// Owner id stamped on slabs (0 = not yet initialised).
     pub(crate) id: usize,
@@ -149,7 +152,7 @@ impl ThreadCache {
     pub const fn new() -> Self {
         ThreadCache {
             free_mark: 0,
-            bins: [Bin::EMPTY; NUM_CLASSES],
+            bins: [Bin::EMPTY; NUM_CLASSES + 1],
             slabs: [ClassSlabs {
                 current: core::ptr::null(),
                 partial: core::ptr::null(),
@@ -182,8 +185,8 @@ impl ThreadCache {
     /// (a write after free aborts), and it becomes live.
     #[inline(always)]
     pub(crate) fn pop(&mut self, c: usize) -> *mut u8 {
-        debug_assert!(c < NUM_CLASSES);
-        // SAFETY: class indices come from `size_class::class_of` (< NUM_CLASSES).
+        debug_assert!(c <= crate::size_class::UNCOMMON);
+        // SAFETY: class indices come from `size_class` (<= UNCOMMON: a bin each).
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
         let t0 = bin.top;
         let t = t0.wrapping_sub(1);
@@ -231,9 +234,11 @@ impl ThreadCache {
     /// bytes: the checks here and in the drain report it).
     #[inline(always)]
     pub(crate) unsafe fn push(&mut self, c: usize, p: *mut u8, suspect: impl FnOnce(*mut Block, usize)) -> bool {
-        debug_assert!(c < NUM_CLASSES);
+        debug_assert!(c <= crate::size_class::UNCOMMON);
+        // (The UNCOMMON bin's frees are counted when the slow path frees
+        // them into their class.)
         #[cfg(feature = "stats")]
-        {
+        if c < NUM_CLASSES {
             self.counts[c][1] += 1;
         }
         // SAFETY: see `pop`.
