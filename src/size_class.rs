@@ -167,7 +167,10 @@ pub fn class_of_common(size: usize, align: usize) -> Option<usize> {
 /// Whether every class serving `size` bytes is aligned to `align`.
 #[inline(always)]
 fn natural(size: usize, align: usize) -> bool {
-    align <= 8 || (align <= 16 && size > 8)
+    // `align <= 8 || (align <= 16 && size > 8)` as one compare against a
+    // limit chosen without a branch (without LTO, `__rust_alloc` and
+    // `__rust_dealloc` evaluate it on every call).
+    align <= 8usize << (size > 8) as u32
 }
 
 #[cold]
