@@ -151,8 +151,8 @@ pub fn class_or_uncommon(size: usize, align: usize) -> usize {
 
 /// The class of a small request at a natural alignment (the common case, a
 /// table lookup), or `None` for everything else (large sizes and bigger
-/// alignments, which [`class_of`] resolves out of line). Fast paths use this
-/// so that their uncommon cases are tail calls.
+/// alignments, which [`class_of`] resolves out of line). The global
+/// allocator's fast paths use [`class_or_uncommon`], the same lookup.
 #[inline(always)]
 pub fn class_of_common(size: usize, align: usize) -> Option<usize> {
     // The load comes first and unconditionally (see `table_index`).
@@ -251,9 +251,11 @@ mod tests {
     fn common_lookup_agrees_with_class_of_for_every_size() {
         let edges = [MAX_SMALL + 1, MAX_SMALL + 128, MAX_SMALL + 129, 1 << 20, usize::MAX / 2, usize::MAX];
         for size in (0..=MAX_SMALL + 300).chain(edges) {
-            for align in [1, 8, 16] {
+            for align in [1, 2, 4, 8, 16, 32, 64, 4096] {
                 let want = class_of(size, align).filter(|_| natural(size, align));
                 assert_eq!(class_of_common(size, align), want, "size {size} align {align}");
+                assert_eq!(class_or_uncommon(size, align), want.unwrap_or(UNCOMMON), "size {size} align {align}");
+                assert_eq!(natural(size, align), align <= 8 || (align <= 16 && size > 8), "size {size} align {align}");
             }
             let small = (size <= MAX_SMALL).then(|| class_of_size(size));
             assert_eq!(class_of(size, 8), small, "size {size}");
