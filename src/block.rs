@@ -28,13 +28,23 @@
 //! its word alone, for the checks that want to report at the second `free`.
 //!
 //! Blocks in a thread cache's magazine (see [`crate::tcache`]) are not
-//! linked: their first word holds the *free mark* ([`mark_free`]), the
-//! block's key with the top bit flipped (`MARK_KEY ^ block`). A free finds it there at a second
-//! free of a cached block (a double free, reported at once); an allocation
-//! checks it is intact before handing the block out ([`take_marked`]), so a
-//! write after free aborts instead of going unnoticed. The mark decodes (as
-//! a link) to +-2^63, never a plausible link, so a list walk that reaches a
-//! cached block reports it as a double free too.
+//! linked: their first word holds the *free mark* ([`mark_free`]), one
+//! random word per process, drawn apart from the secret. A free finds it
+//! there at a second free of a cached block (a double free, reported at
+//! once); an allocation checks it is intact before handing the block out
+//! ([`take_marked`]), so a write after free aborts instead of going
+//! unnoticed. Its top 17 bits are the secret's pattern with the top bit
+//! cleared, so it is never a live mark (an address), never an encoded link,
+//! and decodes (as a link, at any block) to an address with high bits set:
+//! a list walk that reaches a cached block reports it as a double free too.
+//!
+//! Why one mark for all blocks and not one per block (`key ^ block`): it
+//! saves an XOR on each side of the fast path. What it gives up: a word
+//! copied out of one cached block (a read after free) is the mark of every
+//! block, so written into a live block's first word it makes that block's
+//! free report a double free, and written into a cached block it passes the
+//! allocation's check (it is the word that was there). The mark is not a
+//! pointer and not derived from the secret: knowing it forges no link.
 
 use crate::sync::unmodeled::{AtomicUsize, Ordering};
 
@@ -56,8 +66,8 @@ const HIGH_PATTERN: usize = 0x1_6b4d;
 const INVALID_BITS: usize = !ADDR_MASK | 7;
 
 static SECRET: AtomicUsize = AtomicUsize::new(0);
-/// `SECRET ^ MARK_FLIP`, kept apart so a free mark costs one load and one XOR.
-static MARK_KEY: AtomicUsize = AtomicUsize::new(0);
+/// The free mark (see the module header); 0 until [`init`].
+static FREE_MARK: AtomicUsize = AtomicUsize::new(0);
 
 /// Draw the per-process secret (once; later calls do nothing). Every heap
 /// calls it before it hands out a block. Does not allocate.
@@ -69,9 +79,11 @@ pub fn init() {
     let k = (r & ADDR_MASK) | (HIGH_PATTERN << ADDR_BITS);
     // Losing the race is fine: the winner's secret is the one used.
     let _ = SECRET.compare_exchange(0, k, Ordering::Relaxed, Ordering::Relaxed);
-    // Every racer stores the same value (from the winner's secret) before
-    // it hands out a block; a block is only marked after its heap's init.
-    MARK_KEY.store(SECRET.load(Ordering::Relaxed) ^ MARK_FLIP, Ordering::Relaxed);
+    // Drawn apart from the secret: a leaked mark tells nothing about it.
+    let m = (crate::platform::random_word() as usize & ADDR_MASK) | (MARK_PATTERN << ADDR_BITS);
+    // As above: every racer uses the winner's mark from here on (a block is
+    // only marked after its heap's init, which calls this first).
+    let _ = FREE_MARK.compare_exchange(0, m, Ordering::Relaxed, Ordering::Relaxed);
 }
 
 /// The key for the link word of block `b`.
@@ -124,20 +136,24 @@ pub unsafe fn next(b: *mut Block) -> *mut Block {
 fn bad_link(b: *const Block) -> ! {
     // SAFETY: `next`'s caller contract: `b` is readable.
     let raw = unsafe { (*b).link };
-    if raw == b as usize || raw == free_mark(b) {
+    if raw == b as usize || raw == free_mark() {
         crate::out::fatal("double free detected", b.cast())
     }
     corrupted(b)
 }
 
-/// The top bit flipped in a block's key to make its free mark.
-const MARK_FLIP: usize = 1 << 63;
+/// The free mark's top 17 bits: the secret's pattern with its top bit
+/// cleared. Nonzero, so the mark is no address (no live mark); not the
+/// pattern nor the pattern plus one, so no encoded link (`next + key`, whose
+/// top bits are the pattern, plus a carry) equals it; and a decode of it
+/// (`mark - key`) keeps high bits set (0x1_0000 or 0xFFFF), so it is no link.
+const MARK_PATTERN: usize = HIGH_PATTERN ^ 0x1_0000;
 
-/// The free mark of block `b`: what its first word holds while it sits in a
-/// thread cache's magazine.
+/// The free mark: what a block's first word holds while it sits in a
+/// thread cache's magazine (the same for every block). 0 before [`init`].
 #[inline(always)]
-fn free_mark(b: *const Block) -> usize {
-    MARK_KEY.load(Ordering::Relaxed) ^ b as usize
+pub fn free_mark() -> usize {
+    FREE_MARK.load(Ordering::Relaxed)
 }
 
 /// Put the free mark into block `b`'s first word (it goes into a magazine).
@@ -147,37 +163,31 @@ fn free_mark(b: *const Block) -> usize {
 #[inline(always)]
 pub unsafe fn mark_free(b: *mut Block) {
     // SAFETY: caller contract.
-    unsafe { (*b).link = free_mark(b) };
+    unsafe { (*b).link = free_mark() };
 }
 
-/// The key of the free marks: block `b`'s mark is `mark_key() ^ b`. A
-/// thread cache keeps a copy (a thread-local load is direct where a
-/// static of another crate may go through the GOT).
-#[inline]
-pub fn mark_key() -> usize {
-    MARK_KEY.load(Ordering::Relaxed)
-}
-
-/// [`mark_free`] with the mark `m` (`mark_key() ^ b`), computed once by a
-/// free that also compares it with the word it finds.
+/// [`mark_free`] with the mark `m` ([`free_mark`]) loaded once by a free
+/// that also compares it with the word it finds (a thread cache keeps a
+/// copy: a thread-local load is direct where a static of another crate may
+/// go through the GOT).
 ///
 /// # Safety
-/// As [`mark_free`]; `m` is `b`'s mark.
+/// As [`mark_free`]; `m` is [`free_mark`].
 #[inline(always)]
 pub unsafe fn mark_free_with(b: *mut Block, m: usize) {
-    debug_assert_eq!(m, free_mark(b));
+    debug_assert_eq!(m, free_mark());
     // SAFETY: caller contract.
     unsafe { (*b).link = m };
 }
 
-/// Whether block `b` holds its free mark (it is cached: freed already).
+/// Whether block `b` holds the free mark (it is cached: freed already).
 ///
 /// # Safety
 /// `b` is readable for 8 bytes and 8-byte aligned.
 #[inline(always)]
 pub unsafe fn is_marked_free(b: *const Block) -> bool {
     // SAFETY: caller contract.
-    unsafe { (*b).link == free_mark(b) }
+    unsafe { (*b).link == free_mark() }
 }
 
 /// Take block `b` out of a magazine to hand it to a user: its free mark must
@@ -186,11 +196,10 @@ pub unsafe fn is_marked_free(b: *const Block) -> bool {
 ///
 /// # Safety
 /// `b` is a block taken off a magazine (its word was written by
-/// [`mark_free`]); `key` is [`mark_key`].
+/// [`mark_free`]); `m` is [`free_mark`].
 #[inline(always)]
-pub unsafe fn take_marked(b: *mut Block, key: usize) {
-    debug_assert_eq!(key, mark_key());
-    let m = key ^ b as usize;
+pub unsafe fn take_marked(b: *mut Block, m: usize) {
+    debug_assert_eq!(m, free_mark());
     // SAFETY: caller contract: `b` is a block of ours, readable and writable.
     unsafe {
         if (*b).link != m {
@@ -293,11 +302,27 @@ mod tests {
             mark_free(b);
             assert!(is_marked_free(b));
             assert!(looks_free(b).is_none(), "the mark must not decode as a link");
-            take_marked(b, mark_key());
+            take_marked(b, free_mark());
             assert!(!is_marked_free(b));
             assert!(looks_free(b).is_none());
             set_next(b, core::ptr::null_mut());
             assert!(!is_marked_free(b), "an encoded null link must differ from the mark");
+        }
+        // The mark is the same word at every address: it must not decode as
+        // a link at any block, nor equal a live mark or an encoded link.
+        let m = free_mark();
+        assert_ne!(m, 0);
+        for a in
+            [8usize, 0x10_0000, 0x7fff_ffff_fff8, 0x5555_5555_5550, SECRET.load(Ordering::Relaxed) & ADDR_MASK & !7]
+        {
+            // Only the address is used (the key): no block is read here.
+            let b = a as *const Block;
+            let d = m.wrapping_sub(key(b));
+            assert!(!plausible(d), "{a:#x}");
+            assert_ne!(m, a, "a live mark");
+            for next in [0usize, 8, a, ADDR_MASK & !7] {
+                assert_ne!(m, next.wrapping_add(key(b)), "an encoded link");
+            }
         }
     }
 

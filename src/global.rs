@@ -16,7 +16,7 @@ use crate::lookup::Kind;
 use crate::mitigations;
 use crate::options::Options;
 use crate::platform::OsPages;
-use crate::size_class::{class_of, class_of_common};
+use crate::size_class::{class_of, class_or_uncommon, UNCOMMON};
 use crate::stats::Stats;
 use crate::sync::{AtomicU8, Ordering, UnsafeCell};
 use crate::tcache::tls;
@@ -171,11 +171,51 @@ fn alloc_large(layout: Layout, zero: bool) -> *mut u8 {
     heap().alloc_large(layout, zero)
 }
 
-/// The class of a common layout (see [`class_of_common`]): with the canary
-/// on, one byte more than asked.
+/// The class of a common layout, or [`UNCOMMON`] (see
+/// [`class_or_uncommon`]): with the canary on, one byte more than asked.
 #[inline(always)]
-fn common_class(layout: Layout) -> Option<usize> {
-    class_of_common(layout.size() + mitigations::CANARY as usize, layout.align())
+fn common_class(layout: Layout) -> usize {
+    class_or_uncommon(layout.size() + mitigations::CANARY as usize, layout.align())
+}
+
+/// Whether a free runs checks before its push (they need a real class, so
+/// an [`UNCOMMON`] layout goes to [`dealloc_uncommon`] first).
+const CHECKS_BEFORE_PUSH: bool = mitigations::CHECK_FREE_POINTER
+    || mitigations::CHECK_FREE_CLASS
+    || mitigations::CANARY
+    || mitigations::POISON_FREED;
+
+/// `alloc`'s slow path: the layout is not served by a class's bin
+/// ([`UNCOMMON`]: its bin is always empty), or the bin is empty.
+#[cold]
+#[inline(never)]
+fn alloc_common_slow(c: usize, layout: Layout) -> *mut u8 {
+    if c == UNCOMMON {
+        return alloc_uncommon(layout);
+    }
+    let p = alloc_small_slow(c);
+    if mitigations::CANARY && !p.is_null() {
+        // SAFETY: a fresh block of class c, which holds size + 1 bytes.
+        unsafe { set_canary(p, layout.size()) };
+    }
+    p
+}
+
+/// `dealloc`'s slow path: the layout is not served by a class's bin
+/// ([`UNCOMMON`]: its pushes always decline, leaving `p` untouched), or the
+/// push asks for a drain.
+///
+/// # Safety
+/// As [`GlobalAlloc::dealloc`].
+#[cold]
+#[inline(never)]
+unsafe fn dealloc_common_slow(c: usize, p: *mut u8, layout: Layout) {
+    if c == UNCOMMON {
+        // SAFETY: caller contract.
+        return unsafe { dealloc_uncommon(p, layout) };
+    }
+    // SAFETY: caller contract: a live block of class c (checked by the push).
+    unsafe { free_small_slow(c, p) }
 }
 
 /// A block of class `c` for `size` bytes: with the canary on, the canary is
@@ -280,20 +320,36 @@ unsafe impl GlobalAlloc for HakMem {
     /// case is a tail call, so the inline part needs no stack frame.
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match common_class(layout) {
-            Some(c) => alloc_sized(c, layout.size()),
-            None => alloc_uncommon(layout),
+        let c = common_class(layout);
+        // SAFETY: the thread's cache, used only for the duration of this call.
+        let p = unsafe { (*tls::cache()).pop(c) };
+        if p.is_null() {
+            return alloc_common_slow(c, layout);
         }
+        if mitigations::CANARY {
+            // SAFETY: a fresh block of class c, which holds size + 1 bytes.
+            unsafe { set_canary(p, layout.size()) };
+        }
+        p
     }
 
     /// The fast path: a table lookup and a thread-local magazine push.
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        match common_class(layout) {
-            // SAFETY: caller contract: `ptr` is a live block of class c from us.
-            Some(c) => unsafe { free_class(c, ptr, layout.size()) },
+        let c = common_class(layout);
+        if CHECKS_BEFORE_PUSH && c == UNCOMMON {
             // SAFETY: caller contract.
-            None => unsafe { dealloc_uncommon(ptr, layout) },
+            return unsafe { dealloc_uncommon(ptr, layout) };
+        }
+        // SAFETY: caller contract: `ptr` is a live block of class c from us
+        // (or, for UNCOMMON, a block the push leaves untouched); the checks
+        // abort on pointers that are not.
+        unsafe {
+            heap_checks(ptr, c, layout.size());
+            poison(ptr, c);
+            if (*tls::cache()).push(c, ptr, |b, d| heap().suspect_double_free(b, d, "double free detected")) {
+                dealloc_common_slow(c, ptr, layout);
+            }
         }
     }
 
@@ -302,7 +358,8 @@ unsafe impl GlobalAlloc for HakMem {
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if layout.size() < crate::heap::ZERO_CARVE_MIN {
-            if let Some(c) = common_class(layout) {
+            let c = common_class(layout);
+            if c != UNCOMMON {
                 let p = alloc_sized(c, layout.size());
                 if !p.is_null() {
                     // SAFETY: a block of at least layout.size() bytes.

@@ -478,7 +478,7 @@ impl<P: PageSource> Heap<P> {
         if tc.id == 0 {
             tc.id = self.next_id.fetch_add(1, Ordering::Relaxed);
             tc.heap = self as *const Self as usize;
-            tc.mark_key = block::mark_key();
+            tc.free_mark = block::free_mark();
         }
         debug_assert_eq!(tc.heap, self as *const Self as usize, "a ThreadCache was used with two heaps");
         if !tc.store.ready() {
@@ -754,7 +754,7 @@ impl<P: PageSource> Heap<P> {
         // SAFETY: the caller (a free) gives `b` up; the push left its checks
         // and mark to this path.
         unsafe {
-            crate::tcache::check_and_mark(b.cast(), tc.mark_key, |b, d| {
+            crate::tcache::check_and_mark(b.cast(), tc.free_mark, |b, d| {
                 self.suspect_double_free(b, d, "double free detected")
             })
         };

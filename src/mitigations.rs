@@ -4,13 +4,13 @@
 //! every hardening decision is listed here and can be read in one place.
 //!
 //! Always on (the default build), at a cost to the free fast path of an
-//! alignment test, a load of the block's first word, a key load, an XOR, a
+//! alignment test, a load of the block's first word, a mark load, a
 //! compare and a store (the free mark), and to the allocation fast path of
-//! a key load, an XOR, a compare and a store (the mark checked, then
-//! replaced by the live mark); see `src/block.rs` and `src/tcache`:
+//! a mark load, a compare and a store (the mark checked, then replaced by
+//! the live mark); see `src/block.rs` and `src/tcache`:
 //! * thread caches hold blocks in arrays (magazines), each cached block
-//!   carrying a free mark derived from a per-process secret and its
-//!   address: freeing a cached block again (a double free, however
+//!   carrying the free mark (one random word per process, drawn apart
+//!   from the secret): freeing a cached block again (a double free, however
 //!   delayed, on any thread, after reuse by others) aborts at the free, and
 //!   a write into a cached block aborts before the block is handed out;
 //! * slab free lists and remote chains link blocks with encoded links

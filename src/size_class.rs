@@ -61,9 +61,15 @@ const LO_ENTRIES: usize = SMALL_STEP_LIMIT / 8 + 1;
 /// `(size + 127) >> 7` of the first size above `SMALL_STEP_LIMIT`.
 const HI_FIRST: usize = (SMALL_STEP_LIMIT + 1).div_ceil(128);
 const TABLE_LEN: usize = LO_ENTRIES + (MAX_SMALL + 1).div_ceil(128) - HI_FIRST + 1;
-/// Table entry of sizes above `MAX_SMALL`.
-const NOT_SMALL: u8 = u8::MAX;
-const _: () = assert!(NUM_CLASSES < NOT_SMALL as usize);
+/// Table entry of sizes above `MAX_SMALL`: [`UNCOMMON`].
+const NOT_SMALL: u8 = UNCOMMON as u8;
+const _: () = assert!(UNCOMMON < u8::MAX as usize);
+
+/// What [`class_or_uncommon`] gives for a layout the fast paths do not
+/// serve: one past the last class. A thread cache has a bin for it that is
+/// always empty and always sends a free to the slow path, so the fast paths
+/// need no test of their own for it (the slow paths make it).
+pub const UNCOMMON: usize = NUM_CLASSES;
 
 static CLASS_TABLE: [u8; TABLE_LEN] = {
     let mut t = [0u8; TABLE_LEN];
@@ -129,10 +135,24 @@ pub fn class_of(size: usize, align: usize) -> Option<usize> {
     class_of_aligned(size, align)
 }
 
+/// [`class_of_common`] without the `Option`: the class, or [`UNCOMMON`].
+/// With a loop-invariant layout the whole lookup is loop-invariant, and no
+/// per-operation branch is left for the uncommon case (it is the bin's).
+#[inline(always)]
+pub fn class_or_uncommon(size: usize, align: usize) -> usize {
+    // The load comes first and unconditionally (see `table_index`).
+    let c = CLASS_TABLE[table_index(size).min(TABLE_LEN - 1)] as usize;
+    if natural(size, align) {
+        c
+    } else {
+        UNCOMMON
+    }
+}
+
 /// The class of a small request at a natural alignment (the common case, a
 /// table lookup), or `None` for everything else (large sizes and bigger
-/// alignments, which [`class_of`] resolves out of line). Fast paths use this
-/// so that their uncommon cases are tail calls.
+/// alignments, which [`class_of`] resolves out of line). The global
+/// allocator's fast paths use [`class_or_uncommon`], the same lookup.
 #[inline(always)]
 pub fn class_of_common(size: usize, align: usize) -> Option<usize> {
     // The load comes first and unconditionally (see `table_index`).
@@ -147,7 +167,10 @@ pub fn class_of_common(size: usize, align: usize) -> Option<usize> {
 /// Whether every class serving `size` bytes is aligned to `align`.
 #[inline(always)]
 fn natural(size: usize, align: usize) -> bool {
-    align <= 8 || (align <= 16 && size > 8)
+    // `align <= 8 || (align <= 16 && size > 8)` as one compare against a
+    // limit chosen without a branch (without LTO, `__rust_alloc` and
+    // `__rust_dealloc` evaluate it on every call).
+    align <= 8usize << (size > 8) as u32
 }
 
 #[cold]
@@ -228,9 +251,11 @@ mod tests {
     fn common_lookup_agrees_with_class_of_for_every_size() {
         let edges = [MAX_SMALL + 1, MAX_SMALL + 128, MAX_SMALL + 129, 1 << 20, usize::MAX / 2, usize::MAX];
         for size in (0..=MAX_SMALL + 300).chain(edges) {
-            for align in [1, 8, 16] {
+            for align in [1, 2, 4, 8, 16, 32, 64, 4096] {
                 let want = class_of(size, align).filter(|_| natural(size, align));
                 assert_eq!(class_of_common(size, align), want, "size {size} align {align}");
+                assert_eq!(class_or_uncommon(size, align), want.unwrap_or(UNCOMMON), "size {size} align {align}");
+                assert_eq!(natural(size, align), align <= 8 || (align <= 16 && size > 8), "size {size} align {align}");
             }
             let small = (size <= MAX_SMALL).then(|| class_of_size(size));
             assert_eq!(class_of(size, 8), small, "size {size}");

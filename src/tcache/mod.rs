@@ -109,11 +109,14 @@ pub(crate) struct ClassSlabs {
 
 /// Per-thread allocation state.
 pub struct ThreadCache {
-    /// [`crate::block::mark_key`], copied when the cache is initialised (0
+    /// [`crate::block::free_mark`], copied when the cache is initialised (0
     /// before: every push and pop of an uninitialised cache takes the slow
     /// path, which sets it first).
-    pub(crate) mark_key: usize,
-    pub(crate) bins: [Bin; NUM_CLASSES],
+    pub(crate) free_mark: usize,
+    /// One bin per class, and one for [`crate::size_class::UNCOMMON`] that
+    /// never gets an array or a limit (its pops find it empty, its pushes
+    /// take the slow path).
+    pub(crate) bins: [Bin; NUM_CLASSES + 1],
     pub(crate) slabs: [ClassSlabs; NUM_CLASSES],
     /// Owner id stamped on slabs (0 = not yet initialised).
     pub(crate) id: usize,
@@ -148,8 +151,8 @@ impl ThreadCache {
     /// An empty, uninitialised cache.
     pub const fn new() -> Self {
         ThreadCache {
-            mark_key: 0,
-            bins: [Bin::EMPTY; NUM_CLASSES],
+            free_mark: 0,
+            bins: [Bin::EMPTY; NUM_CLASSES + 1],
             slabs: [ClassSlabs {
                 current: core::ptr::null(),
                 partial: core::ptr::null(),
@@ -182,22 +185,27 @@ impl ThreadCache {
     /// (a write after free aborts), and it becomes live.
     #[inline(always)]
     pub(crate) fn pop(&mut self, c: usize) -> *mut u8 {
-        debug_assert!(c < NUM_CLASSES);
-        // SAFETY: class indices come from `size_class::class_of` (< NUM_CLASSES).
+        debug_assert!(c <= crate::size_class::UNCOMMON);
+        // SAFETY: class indices come from `size_class` (<= UNCOMMON: a bin each).
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
-        let t = bin.top;
-        if t < bin.lo {
+        let t0 = bin.top;
+        let t = t0.wrapping_sub(1);
+        // The new top is stored first, in the block that reads the bin: there
+        // LLVM folds the bin's thread-local address into the store (after a
+        // branch it materialises it: three more instructions). An empty bin
+        // puts it back.
+        bin.top = t;
+        if t0 < bin.lo {
+            bin.top = t0;
             return core::ptr::null_mut();
         }
-        let t = t.wrapping_sub(1);
         // SAFETY: `t` is `arr + n - 1` with n >= 1: a cached block (see
         // `Bin`), a free block of ours whose first word was set by `mark_free`.
         let b = unsafe {
             let b = *t;
-            crate::block::take_marked(b, self.mark_key);
+            crate::block::take_marked(b, self.free_mark);
             b
         };
-        bin.top = t;
         #[cfg(feature = "stats")]
         {
             self.counts[c][0] += 1;
@@ -226,27 +234,30 @@ impl ThreadCache {
     /// bytes: the checks here and in the drain report it).
     #[inline(always)]
     pub(crate) unsafe fn push(&mut self, c: usize, p: *mut u8, suspect: impl FnOnce(*mut Block, usize)) -> bool {
-        debug_assert!(c < NUM_CLASSES);
+        debug_assert!(c <= crate::size_class::UNCOMMON);
+        // (The UNCOMMON bin's frees are counted when the slow path frees
+        // them into their class.)
         #[cfg(feature = "stats")]
-        {
+        if c < NUM_CLASSES {
             self.counts[c][1] += 1;
         }
         // SAFETY: see `pop`.
-        let bin = unsafe { self.bins.get_unchecked(c) };
+        let bin = unsafe { self.bins.get_unchecked_mut(c) };
         let t = bin.top;
+        // As in `pop`: the new top first (put back on the slow path); a
+        // check below that fails aborts.
+        bin.top = t.wrapping_add(1);
         // Slow when n == 0 (wraps) or n + 1 >= t (see `Bin`); a bin of an
         // uninitialised cache is always slow. The slow path runs the checks
-        // below itself, with a key set.
+        // below itself, with the mark set.
         if (t as usize).wrapping_sub(bin.lo as usize) >= bin.span {
+            bin.top = t;
             return true;
         }
         // SAFETY: caller contract.
-        unsafe { check_and_mark(p, self.mark_key, suspect) };
-        // SAFETY: see `pop`.
-        let bin = unsafe { self.bins.get_unchecked_mut(c) };
-        // SAFETY: n + 1 < t <= the array's capacity: `top` is in it.
+        unsafe { check_and_mark(p, self.free_mark, suspect) };
+        // SAFETY: n + 1 < t <= the array's capacity: `t` is in it.
         unsafe { *t = p.cast() };
-        bin.top = t.wrapping_add(1);
         false
     }
 }
@@ -258,16 +269,15 @@ impl ThreadCache {
 /// word decodes as a link (`suspect`, cold, confirms against the page map).
 ///
 /// # Safety
-/// `p` is readable and writable for 8 bytes; the caller gives it up. `key`
-/// is [`crate::block::mark_key`].
+/// `p` is readable and writable for 8 bytes; the caller gives it up. `m`
+/// is [`crate::block::free_mark`].
 #[inline(always)]
-pub(crate) unsafe fn check_and_mark(p: *mut u8, key: usize, suspect: impl FnOnce(*mut Block, usize)) {
+pub(crate) unsafe fn check_and_mark(p: *mut u8, m: usize, suspect: impl FnOnce(*mut Block, usize)) {
     let b = p.cast::<Block>();
     // An unaligned pointer must not be read as a block (read_unaligned is
     // a plain load), nor get a mark written.
     // SAFETY: caller contract: readable for 8 bytes.
     let w = unsafe { b.cast::<usize>().read_unaligned() };
-    let m = key ^ p as usize;
     if (p as usize & 7 != 0) | (w == m) {
         bad_push(p);
     }
