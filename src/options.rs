@@ -14,7 +14,7 @@
 //! | `HAKMEM_STATS` | 0 | 1 = print the statistics at process exit (always available; per-class counts need feature `stats`) |
 //! | `HAKMEM_ORPHAN` | 1 | 1 = a thread gives up each slab it has exhausted, so the thread that frees the slab's blocks takes it over and the last free releases it (memory freed by other threads goes back while its owner is idle); 0 = exhausted slabs stay with their owner until it allocates again or exits (the behaviour before; for comparison) |
 //! | `HAKMEM_THP` | 0 | 1 = ask for transparent huge pages on each new SuperSlab (`madvise(HUGEPAGE)`): one fault per 2 MiB instead of 512, but with the kernel's usual `defrag=madvise` each such fault may compact memory synchronously (a JSON batch job's parse phase ran 2.5x slower), and every SuperSlab touched costs 2 MiB resident (a thread touching each class once: +4.1 MiB instead of +0.6 MiB). Off by default |
-//! | `HAKMEM_THP_FROM_KB` | 1 | with `HAKMEM_THP=0`: ask for huge pages only on new SuperSlabs mapped for blocks of at least this many KiB (1..=32; 0 = never), once the heap is past `HAKMEM_THP_AFTER_MB`. Buffers of 1 KiB and more fill their pages, so a huge page costs one fault instead of 512 (the `calloc` case 2.3–3.5x faster) without the small-object heap's compaction stalls (the batch job's parse phase unchanged). Other classes may later share such a SuperSlab |
+//! | `HAKMEM_THP_FROM_KB` | 0 | with `HAKMEM_THP=0`: ask for huge pages only on new SuperSlabs mapped for blocks of at least this many KiB (1..=32; 0 = never), once the heap is past `HAKMEM_THP_AFTER_MB`. Buffers of 1 KiB and more fill their pages, so a huge page costs one fault instead of 512 (the `calloc` case 1.35x faster with 1). Off by default: the batch job ran 1.10x faster without it. Other classes may later share such a SuperSlab |
 //! | `HAKMEM_THP_AFTER_MB` | 16 | `HAKMEM_THP_FROM_KB` applies once this many MiB of SuperSlabs are live: a small heap (a service's 5 MiB, a short thread) keeps 4 KiB pages and its footprint |
 //! | `HAKMEM_POPULATE` | 1 | 1 = when `alloc_zeroed` hands out a never-used block of a fresh (zeroed) slab, map its pages in for writing with one `madvise(MADV_POPULATE_WRITE)` (Linux 5.14+; nothing on older kernels): a program that reads a zeroed block before writing it would otherwise fault twice per page (zero page, then copy). The populated part of a slab stays within twice what `alloc_zeroed` carved from it |
 //!
@@ -179,8 +179,10 @@ impl Options {
         // Off: see the table above (issue 17's batch and footprint figures).
         huge_pages: false,
         orphan_full_slabs: true,
-        // Issue 17's macro cases and `calloc`: see the table above.
-        huge_pages_from: 1 << 10,
+        // Off: issue 17's batch case ran 1.10x faster without it (7 rounds,
+        // quick) and its full-size total 4% slower with it; `calloc` alone
+        // gains. See the table above.
+        huge_pages_from: 0,
         huge_pages_after: 16 << 20,
         // On: the `calloc` case's first round (issue 17), see the table above.
         populate_zeroed: true,
