@@ -576,6 +576,13 @@ impl Model {
                 self.free[c].push(e);
             }
             PoolOp::Trim => {
+                // `trim` first purges every EMPTY slab of the live
+                // SuperSlabs and releases each with a fresh freelist entry
+                // (its old one may still be listed): the lists are no longer
+                // predicted entry by entry once it purged any.
+                if self.pool.purge_empty_slabs() > 0 {
+                    self.exact = false;
+                }
                 self.pool.trim();
                 assert_eq!(self.pool.stats().cached_superslabs, 0, "trim left cached SuperSlabs");
             }
