@@ -240,6 +240,9 @@ struct Model {
     stages: [u64; 3],
     /// False once out-of-memory was injected (see the module docs).
     exact: bool,
+    /// Entries `trim`'s purge of EMPTY slabs may have pushed (on the class
+    /// of the slab's header, which this pool-level model never writes).
+    purged: Vec<Entry>,
     failing: bool,
 }
 
@@ -265,6 +268,7 @@ impl Model {
             retired: 0,
             stages: [0; 3],
             exact: true,
+            purged: Vec::new(),
             failing: false,
         }
     }
@@ -350,11 +354,15 @@ impl Model {
                     // Some pushed entry, valid now; the real stack is a
                     // subsequence of the model's, so drop everything above it.
                     let list = &mut self.free[class];
-                    let j = list
-                        .iter()
-                        .rposition(|e| *e == got)
-                        .unwrap_or_else(|| panic!("{what}: Stage 1 activated an entry never pushed on class {class}"));
-                    list.truncate(j);
+                    match list.iter().rposition(|e| *e == got) {
+                        Some(j) => list.truncate(j),
+                        // Pushed by a purge (on whatever class the slab's
+                        // header held); still valid: checked below.
+                        None => assert!(
+                            self.purged.contains(&got),
+                            "{what}: Stage 1 activated an entry never pushed on class {class}"
+                        ),
+                    }
                 }
                 let r = self.recs[a.meta as usize];
                 assert!(r.admits(got), "{what}: stale entry activated (record {r:?})");
@@ -582,6 +590,13 @@ impl Model {
                 // predicted entry by entry once it purged any.
                 if self.pool.purge_empty_slabs() > 0 {
                     self.exact = false;
+                    for (i, r) in self.recs.iter().enumerate() {
+                        for slot in 0..SLOTS as u32 {
+                            if r.live && r.active & (1 << slot) == 0 && r.touched & (1 << slot) != 0 {
+                                self.purged.push(Entry { index: i as u32, slot, gen: Generation::new(r.gen) });
+                            }
+                        }
+                    }
                 }
                 self.pool.trim();
                 assert_eq!(self.pool.stats().cached_superslabs, 0, "trim left cached SuperSlabs");

@@ -101,7 +101,10 @@ fn check_class_of(size: usize, align: usize) {
     if let Some(c) = got {
         let cs = class_size(c);
         assert!(cs >= size, "class_of({size}, {align}) = {cs} too small");
-        assert!(cs.is_multiple_of(align) && align <= SLAB_SIZE, "class_of({size}, {align}) = {cs}: blocks would be misaligned");
+        assert!(
+            cs.is_multiple_of(align) && align <= SLAB_SIZE,
+            "class_of({size}, {align}) = {cs}: blocks would be misaligned"
+        );
     }
     // Monotone in size.
     if let Some(bigger) = size.checked_add(1) {
