@@ -144,6 +144,9 @@ fn late_flush() {
 #[cold]
 #[inline(never)]
 fn alloc_small_slow(c: usize) -> *mut u8 {
+    // SAFETY: the thread's cache, no other reference live; first, before a
+    // nested allocation can use the bin the pop left below its array.
+    unsafe { (*tls::cache()).after_empty_pop(c) };
     tls::ensure_registered(on_thread_exit);
     // SAFETY: no other reference to this thread's cache is live (the caller
     // dropped its use before calling; registration may re-enter and finish).
@@ -159,6 +162,9 @@ fn alloc_small_slow(c: usize) -> *mut u8 {
 #[cold]
 #[inline(never)]
 unsafe fn free_small_slow(c: usize, p: *mut u8) {
+    // SAFETY: the thread's cache, no other reference live; first, before a
+    // nested call can use the bin the declined push left one entry high.
+    unsafe { (*tls::cache()).after_declined_push(c) };
     tls::ensure_registered(on_thread_exit);
     // SAFETY: as in alloc_small_slow; `p` per the caller's contract.
     unsafe { heap().drain(&mut *tls::cache(), c, p.cast()) };
@@ -191,6 +197,8 @@ const CHECKS_BEFORE_PUSH: bool = mitigations::CHECK_FREE_POINTER
 #[inline(never)]
 fn alloc_common_slow(c: usize, layout: Layout) -> *mut u8 {
     if c == UNCOMMON {
+        // SAFETY: as in `alloc_small_slow` (which does this for a class).
+        unsafe { (*tls::cache()).after_empty_pop(c) };
         return alloc_uncommon(layout);
     }
     let p = alloc_small_slow(c);
@@ -211,8 +219,12 @@ fn alloc_common_slow(c: usize, layout: Layout) -> *mut u8 {
 #[inline(never)]
 unsafe fn dealloc_common_slow(c: usize, p: *mut u8, layout: Layout) {
     if c == UNCOMMON {
-        // SAFETY: caller contract.
-        return unsafe { dealloc_uncommon(p, layout) };
+        // SAFETY: caller contract; the thread's cache, no other reference
+        // live (`free_small_slow` does this for a class).
+        unsafe {
+            (*tls::cache()).after_declined_push(c);
+            return dealloc_uncommon(p, layout);
+        }
     }
     // SAFETY: caller contract: a live block of class c (checked by the push).
     unsafe { free_small_slow(c, p) }

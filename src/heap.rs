@@ -213,6 +213,7 @@ impl<P: PageSource> Heap<P> {
             Some(c) => {
                 let mut p = tc.pop(c);
                 if p.is_null() {
+                    tc.after_empty_pop(c);
                     p = self.refill(tc, c);
                 }
                 if mitigations::CANARY && !p.is_null() {
@@ -314,6 +315,7 @@ impl<P: PageSource> Heap<P> {
                 self.check_free(p, c, layout.size());
                 poison(p, c);
                 if tc.push(c, p, |b, d| self.suspect_double_free(b, d, "double free detected")) {
+                    tc.after_declined_push(c);
                     self.drain(tc, c, p.cast());
                 }
             },

@@ -52,17 +52,12 @@ const fn class_by_scan(size: usize) -> u8 {
     panic!("size above MAX_SMALL")
 }
 
-// One lookup table for every size, indexed by [`table_index`]: sizes up to
-// 1024 in 8-byte steps (all class sizes up to there are multiples of 8), then
-// 128-byte steps (all class sizes above are multiples of 128), then one
-// [`NOT_SMALL`] entry for every size above [`MAX_SMALL`].
-const SMALL_STEP_LIMIT: usize = 1024;
-const LO_ENTRIES: usize = SMALL_STEP_LIMIT / 8 + 1;
-/// `(size + 127) >> 7` of the first size above `SMALL_STEP_LIMIT`.
-const HI_FIRST: usize = (SMALL_STEP_LIMIT + 1).div_ceil(128);
-const TABLE_LEN: usize = LO_ENTRIES + (MAX_SMALL + 1).div_ceil(128) - HI_FIRST + 1;
-/// Table entry of sizes above `MAX_SMALL`: [`UNCOMMON`].
-const NOT_SMALL: u8 = UNCOMMON as u8;
+// One lookup table for every size, in 8-byte steps (every class size is a
+// multiple of 8): entry `i` is the class of sizes `8i - 7 ..= 8i` (entry 0:
+// size 0), and the last entry, for every size above [`MAX_SMALL`], is
+// [`UNCOMMON`]. 4 KiB of read-only data, of which a program touches the
+// lines of the sizes it uses.
+const TABLE_LEN: usize = (MAX_SMALL + 1).div_ceil(8) + 1;
 const _: () = assert!(UNCOMMON < u8::MAX as usize);
 
 /// What [`class_or_uncommon`] gives for a layout the fast paths do not
@@ -71,44 +66,27 @@ const _: () = assert!(UNCOMMON < u8::MAX as usize);
 /// need no test of their own for it (the slow paths make it).
 pub const UNCOMMON: usize = NUM_CLASSES;
 
-static CLASS_TABLE: [u8; TABLE_LEN] = {
+const CLASS_TABLE: [u8; TABLE_LEN] = {
     let mut t = [0u8; TABLE_LEN];
     let mut i = 0;
     while i < TABLE_LEN {
-        // The smallest size that maps to entry i: every size that does
-        // has the same class, as class sizes are multiples of the step.
-        let size = if i == 0 {
-            1
-        } else if i < LO_ENTRIES {
-            i * 8
-        } else {
-            let first = (i - LO_ENTRIES + HI_FIRST - 1) * 128 + 1;
-            if first > SMALL_STEP_LIMIT {
-                first
-            } else {
-                SMALL_STEP_LIMIT + 1
-            }
-        };
-        t[i] = if size > MAX_SMALL { NOT_SMALL } else { class_by_scan(size) };
+        // The largest size that maps to entry i: every size that does has
+        // the same class, as class sizes are multiples of 8.
+        let size = i * 8;
+        t[i] = if size > MAX_SMALL { UNCOMMON as u8 } else { class_by_scan(size) };
         i += 1;
     }
     t
 };
 
-/// Index into `CLASS_TABLE` for any `size`: always in bounds, branch free,
-/// so a lookup with a loop-invariant size is itself loop-invariant (the
-/// compiler hoists it out of an allocation loop, and the thread-cache bin's
-/// address becomes a constant offset).
+/// Index into `CLASS_TABLE` for any `size`: always in bounds, branch free
+/// (a compare, a conditional move, an add and a shift), so a lookup with a
+/// loop-invariant size is itself loop-invariant (the compiler hoists it out
+/// of an allocation loop, and the thread-cache bin's address becomes a
+/// constant offset).
 #[inline(always)]
 fn table_index(size: usize) -> usize {
-    let s = size.min(MAX_SMALL + 1);
-    let lo = s.div_ceil(8);
-    let hi = s.div_ceil(128) + (LO_ENTRIES - HI_FIRST);
-    if s <= SMALL_STEP_LIMIT {
-        lo
-    } else {
-        hi
-    }
+    (size.min(MAX_SMALL + 1) + 7) >> 3
 }
 
 const _: () = assert!(CLASS_SIZES[NUM_CLASSES - 1] as usize == MAX_SMALL);
@@ -117,7 +95,7 @@ const _: () = assert!(CLASS_SIZES[NUM_CLASSES - 1] as usize == MAX_SMALL);
 #[inline]
 pub fn class_of_size(size: usize) -> usize {
     debug_assert!(size <= MAX_SMALL);
-    CLASS_TABLE[table_index(size).min(TABLE_LEN - 1)] as usize
+    CLASS_TABLE[table_index(size)] as usize
 }
 
 /// Class serving `size` bytes at alignment `align`, or `None` for the large path.
@@ -135,33 +113,21 @@ pub fn class_of(size: usize, align: usize) -> Option<usize> {
     class_of_aligned(size, align)
 }
 
-/// [`class_of_common`] without the `Option`: the class, or [`UNCOMMON`].
-/// With a loop-invariant layout the whole lookup is loop-invariant, and no
-/// per-operation branch is left for the uncommon case (it is the bin's).
+/// The class of a layout, or [`UNCOMMON`] where [`class_of`] gives none
+/// or needs its alignment rule (alignments above 16).
+///
+/// Without LTO, `__rust_alloc` and `__rust_dealloc` run this on every call,
+/// so it is short and branch free: two conditional moves and the table
+/// load. With a loop-invariant layout the whole lookup is loop-invariant,
+/// and no per-operation branch is left for the uncommon case (it is the
+/// bin's). An alignment of up to 16 is served by the class of
+/// `max(size, align)`: every class of 16 bytes or more is a multiple of 16,
+/// and the class of sizes up to 8 is only asked for 8-byte alignment, so
+/// this is the class [`class_of`] gives.
 #[inline(always)]
 pub fn class_or_uncommon(size: usize, align: usize) -> usize {
-    // The load comes first and unconditionally (see `table_index`).
-    let c = CLASS_TABLE[table_index(size).min(TABLE_LEN - 1)] as usize;
-    if natural(size, align) {
-        c
-    } else {
-        UNCOMMON
-    }
-}
-
-/// The class of a small request at a natural alignment (the common case, a
-/// table lookup), or `None` for everything else (large sizes and bigger
-/// alignments, which [`class_of`] resolves out of line). The global
-/// allocator's fast paths use [`class_or_uncommon`], the same lookup.
-#[inline(always)]
-pub fn class_of_common(size: usize, align: usize) -> Option<usize> {
-    // The load comes first and unconditionally (see `table_index`).
-    let c = CLASS_TABLE[table_index(size).min(TABLE_LEN - 1)];
-    if natural(size, align) & (c != NOT_SMALL) {
-        Some(c as usize)
-    } else {
-        None
-    }
+    let s = if align <= 16 { size.max(align) } else { usize::MAX };
+    CLASS_TABLE[table_index(s)] as usize
 }
 
 /// Whether every class serving `size` bytes is aligned to `align`.
@@ -248,13 +214,12 @@ mod tests {
     }
 
     #[test]
-    fn common_lookup_agrees_with_class_of_for_every_size() {
+    fn fast_lookup_agrees_with_class_of_for_every_size() {
         let edges = [MAX_SMALL + 1, MAX_SMALL + 128, MAX_SMALL + 129, 1 << 20, usize::MAX / 2, usize::MAX];
         for size in (0..=MAX_SMALL + 300).chain(edges) {
             for align in [1, 2, 4, 8, 16, 32, 64, 4096] {
-                let want = class_of(size, align).filter(|_| natural(size, align));
-                assert_eq!(class_of_common(size, align), want, "size {size} align {align}");
-                assert_eq!(class_or_uncommon(size, align), want.unwrap_or(UNCOMMON), "size {size} align {align}");
+                let any = if align <= 16 { class_of(size, align) } else { None };
+                assert_eq!(class_or_uncommon(size, align), any.unwrap_or(UNCOMMON), "size {size} align {align}");
                 assert_eq!(natural(size, align), align <= 8 || (align <= 16 && size > 8), "size {size} align {align}");
             }
             let small = (size <= MAX_SMALL).then(|| class_of_size(size));

@@ -182,7 +182,9 @@ impl ThreadCache {
     }
 
     /// Pop a cached block of class `c`, if any. Its free mark must be intact
-    /// (a write after free aborts), and it becomes live.
+    /// (a write after free aborts), and it becomes live. On null, the caller
+    /// calls [`after_empty_pop`](Self::after_empty_pop) before anything else
+    /// touches the cache.
     #[inline(always)]
     pub(crate) fn pop(&mut self, c: usize) -> *mut u8 {
         debug_assert!(c <= crate::size_class::UNCOMMON);
@@ -191,12 +193,12 @@ impl ThreadCache {
         let t0 = bin.top;
         let t = t0.wrapping_sub(1);
         // The new top is stored first, in the block that reads the bin: there
-        // LLVM folds the bin's thread-local address into the store (after a
-        // branch it materialises it: three more instructions). An empty bin
-        // puts it back.
+        // LLVM folds the bin's thread-local address into the store. An empty
+        // bin is left one entry below its array, for the slow path to put
+        // right ([`ThreadCache::after_empty_pop`]): a store here would make
+        // LLVM materialise the thread-local address on the fast path too.
         bin.top = t;
         if t0 < bin.lo {
-            bin.top = t0;
             return core::ptr::null_mut();
         }
         // SAFETY: `t` is `arr + n - 1` with n >= 1: a cached block (see
@@ -213,6 +215,26 @@ impl ThreadCache {
         b.cast()
     }
 
+    /// Put bin `c` right after a [`pop`](Self::pop) that found it empty
+    /// (which leaves its top one entry below its array). The slow path of
+    /// such a pop calls it before anything else can touch the cache (a
+    /// nested allocation, say); calling it twice is harmless.
+    #[inline]
+    pub(crate) fn after_empty_pop(&mut self, c: usize) {
+        let bin = &mut self.bins[c];
+        debug_assert!(bin.top == bin.arr().wrapping_sub(1) || bin.top == bin.arr());
+        bin.set_n(0);
+    }
+
+    /// Put bin `c` right after a [`push`](Self::push) that declined (which
+    /// leaves its top one entry too high). The slow path of such a push
+    /// calls it exactly once, before anything else can touch the cache.
+    #[inline]
+    pub(crate) fn after_declined_push(&mut self, c: usize) {
+        let bin = &mut self.bins[c];
+        bin.top = bin.top.wrapping_sub(1);
+    }
+
     /// Free block `p` of class `c`: checked (a pointer that is not 8-byte
     /// aligned, or a block that holds its free mark already, i.e. is cached
     /// by some thread: a double free, aborts), marked free, and pushed
@@ -220,7 +242,8 @@ impl ThreadCache {
     /// the slow path must do all of that instead ([`crate::Heap`]'s drain):
     /// the bin or its array is full; or it was empty (the block may be
     /// another thread's, which must not be handed out here next), which
-    /// includes every bin of an uninitialised cache.
+    /// includes every bin of an uninitialised cache. That slow path first
+    /// calls [`after_declined_push`](Self::after_declined_push).
     ///
     /// With [`mitigations::CHECK_DOUBLE_FREE_ON_FREE`], a block whose first
     /// word decodes as a link (it is on a slab's free list or a remote
@@ -244,14 +267,15 @@ impl ThreadCache {
         // SAFETY: see `pop`.
         let bin = unsafe { self.bins.get_unchecked_mut(c) };
         let t = bin.top;
-        // As in `pop`: the new top first (put back on the slow path); a
-        // check below that fails aborts.
+        // As in `pop`: the new top first; a declined push leaves it one entry
+        // too high, for the slow path to put back
+        // ([`ThreadCache::after_declined_push`]); a check below that fails
+        // aborts.
         bin.top = t.wrapping_add(1);
         // Slow when n == 0 (wraps) or n + 1 >= t (see `Bin`); a bin of an
         // uninitialised cache is always slow. The slow path runs the checks
         // below itself, with the mark set.
         if (t as usize).wrapping_sub(bin.lo as usize) >= bin.span {
-            bin.top = t;
             return true;
         }
         // SAFETY: caller contract.
