@@ -288,7 +288,7 @@ impl<P: PageSource> Heap<P> {
                     unsafe { self.park_full(tc, c, s) };
                 }
                 None if bin_empty => {
-                    let next = self.next_slab(tc, c);
+                    let next = self.next_slab(tc, c, true);
                     if next.is_null() {
                         return core::ptr::null_mut();
                     }
@@ -642,7 +642,7 @@ impl<P: PageSource> Heap<P> {
                 // SAFETY: owned slab, exhausted, on no list.
                 unsafe { self.park_full(tc, c, s) };
             }
-            let next = self.next_slab(tc, c);
+            let next = self.next_slab(tc, c, false);
             if next.is_null() {
                 return core::ptr::null_mut();
             }
@@ -689,8 +689,9 @@ impl<P: PageSource> Heap<P> {
         head.cast()
     }
 
-    /// Find the next slab to allocate from for class `c`, owned by `tc`, on no list.
-    fn next_slab(&self, tc: &mut ThreadCache, c: usize) -> *const Slab {
+    /// Find the next slab to allocate from for class `c`, owned by `tc`, on no list
+    /// (`zeroed`: for zeroed blocks, see [`Pool::acquire_for`]).
+    fn next_slab(&self, tc: &mut ThreadCache, c: usize, zeroed: bool) -> *const Slab {
         let cs = &mut tc.slabs[c];
         // SAFETY: every slab reached through cs is owned by tc.
         unsafe {
@@ -728,7 +729,7 @@ impl<P: PageSource> Heap<P> {
         if let Some(s) = self.adopt(tc.id, c) {
             return s;
         }
-        match self.pool.acquire(c) {
+        match self.pool.acquire_for(c, zeroed) {
             Some(a) => {
                 let s = self.pool.slab(a.meta, a.slot);
                 // SAFETY: just acquired: we own the slot.

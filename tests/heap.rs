@@ -536,3 +536,43 @@ fn cached_bytes_per_thread_stay_within_the_budget() {
     unsafe { h.thread_exit(&mut tc) };
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
+
+/// The heap asks for the zeroed huge-page rule only when a zeroed
+/// allocation maps the SuperSlab (`HAKMEM_THP_ZEROED_KB`): `alloc_zeroed`
+/// of 4 KiB blocks past the heap size gets advised SuperSlabs, `alloc` of
+/// the same blocks does not.
+#[test]
+fn zeroed_allocations_map_advised_superslabs_plain_ones_do_not() {
+    const SS: usize = 2 << 20;
+    let l = Layout::from_size_align(4096, 8).unwrap();
+    let run = |zeroed: bool| {
+        let h = Heap::with_options(MockPages::new(), Options::DEFAULT.with_huge_pages_after(2 * SS));
+        let mut tc = ThreadCache::new();
+        // 6 SuperSlabs' worth.
+        let ptrs: Vec<_> = (0..6 * SS / 4096)
+            .map(|_| {
+                // SAFETY: `tc` is used only with `h`.
+                let p = unsafe {
+                    if zeroed {
+                        h.alloc_zeroed(&mut tc, l)
+                    } else {
+                        h.alloc(&mut tc, l)
+                    }
+                };
+                assert!(!p.is_null());
+                p
+            })
+            .collect();
+        let hinted = h.pool().pages().hinted_bytes();
+        for p in ptrs {
+            // SAFETY: allocated above with `l`, freed once.
+            unsafe { h.dealloc(&mut tc, p, l) };
+        }
+        // SAFETY: `tc` was only used with `h`, and is not used afterwards.
+        unsafe { h.thread_exit(&mut tc) };
+        hinted
+    };
+    let z = run(true);
+    assert!(z >= 3 * SS, "zeroed: {z} bytes advised");
+    assert_eq!(run(false), 0, "plain allocations keep 4 KiB pages");
+}

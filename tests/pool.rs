@@ -169,6 +169,33 @@ fn huge_page_advice_by_class_only_past_the_heap_size() {
     assert_eq!(p.pages().hinted_bytes(), 0, "HAKMEM_THP_FROM_KB=0 advises nothing");
 }
 
+/// `HAKMEM_THP_ZEROED_KB` (default 1): a SuperSlab mapped for zeroed blocks
+/// of a big enough class gets the advice past `HAKMEM_THP_AFTER_MB`; one
+/// mapped for plain allocations of the same class does not.
+#[test]
+fn huge_page_advice_for_zeroed_blocks_by_default() {
+    use hakmem_alloc::size_class::class_of_size;
+    let (small, big) = (class_of_size(512), class_of_size(1024));
+    let opts = Options::DEFAULT.with_huge_pages_after(2 * SUPERSLAB_SIZE);
+    assert_eq!((opts.huge_pages, opts.huge_pages_from, opts.huge_pages_zeroed_from), (false, 0, 1024));
+    let p = Pool::new(MockPages::new(), opts);
+    // Mapped for zeroed blocks while fewer than two SuperSlabs are live.
+    let mut held: Vec<_> = (0..2 * SLOTS).map(|_| p.acquire_for(big, true).unwrap()).collect();
+    assert_eq!(p.pages().hinted_bytes(), 0, "a small heap keeps 4 KiB pages");
+    // Past the size: plain allocations of a big class, zeroed ones of a small class.
+    held.extend((0..SLOTS).map(|_| p.acquire(big).unwrap()));
+    held.extend((0..SLOTS).map(|_| p.acquire_for(small, true).unwrap()));
+    assert_eq!(p.pages().hinted_bytes(), 0, "only zeroed blocks of 1 KiB and more");
+    // Zeroed blocks of a big class: advised.
+    held.push(p.acquire_for(big, true).unwrap());
+    assert_eq!(held.iter().filter(|a| a.stage == Stage::Map).count(), 5);
+    assert_eq!(p.pages().hinted_bytes(), SUPERSLAB_SIZE);
+    // The same heap with the rule off.
+    let p = Pool::new(MockPages::new(), opts.with_huge_pages_zeroed_from(0));
+    let _held: Vec<_> = (0..4 * SLOTS).map(|_| p.acquire_for(big, true).unwrap()).collect();
+    assert_eq!(p.pages().hinted_bytes(), 0, "HAKMEM_THP_ZEROED_KB=0 advises nothing");
+}
+
 #[test]
 fn out_of_memory_returns_none() {
     let p = Pool::new(MockPages::new(), Options::DEFAULT);

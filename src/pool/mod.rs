@@ -327,13 +327,41 @@ impl<P: PageSource> Pool<P> {
     /// Acquire a slab for `class`. `None` only when the page source is out of memory.
     #[cold]
     pub fn acquire(&self, class: usize) -> Option<Acquired> {
+        self.acquire_for(class, false)
+    }
+
+    /// [`acquire`](Self::acquire), saying whether the slab is wanted for
+    /// zeroed blocks: a SuperSlab Stage 3 maps for them may get huge-page
+    /// advice (see [`Options::huge_pages_zeroed_from`]).
+    #[cold]
+    pub fn acquire_for(&self, class: usize, zeroed: bool) -> Option<Acquired> {
         if let Some(a) = self.stage1(class) {
             return Some(a);
         }
         if let Some(a) = self.stage2(class) {
             return Some(a);
         }
-        self.stage3(class)
+        self.stage3(class, zeroed)
+    }
+
+    /// Whether Stage 3 advises huge pages on a SuperSlab it maps for
+    /// `class` (for zeroed blocks if `zeroed`): always with
+    /// `HAKMEM_THP=1`; else for a big enough class once the heap is past
+    /// `HAKMEM_THP_AFTER_MB`.
+    fn dense_for(&self, class: usize, zeroed: bool) -> bool {
+        let o = &self.opts;
+        if o.huge_pages {
+            return true;
+        }
+        // The smallest class size that gets the advice (0: none).
+        let mut from = o.huge_pages_from;
+        let z = o.huge_pages_zeroed_from;
+        if zeroed && z != 0 && (from == 0 || z < from) {
+            from = z;
+        }
+        from != 0
+            && crate::size_class::class_size(class) >= from
+            && self.counters.live.load(Ordering::Relaxed) * SUPERSLAB_SIZE as u64 >= o.huge_pages_after as u64
     }
 
     fn finish(&self, class: usize, meta_idx: u32, slot: u32, gen: Generation, stage: Stage, zeroed: bool) -> Acquired {
@@ -550,7 +578,7 @@ impl<P: PageSource> Pool<P> {
         })
     }
 
-    fn stage3(&self, class: usize) -> Option<Acquired> {
+    fn stage3(&self, class: usize, zeroed: bool) -> Option<Acquired> {
         let mut b = lock(&self.backend);
         // Stage 2 looked at one hint, which another Stage 3 may have moved
         // on (or cleared with a CAS that can ABA when a record is reused),
@@ -579,9 +607,7 @@ impl<P: PageSource> Pool<P> {
                     trace!(self, "[SP_ACQUIRE_STAGE3] class={} out of memory", class);
                     return None;
                 }
-                let (from, after) = (self.opts.huge_pages_from, self.opts.huge_pages_after as u64);
-                let big_heap = self.counters.live.load(Ordering::Relaxed) * SUPERSLAB_SIZE as u64 >= after;
-                if self.opts.huge_pages || from != 0 && big_heap && crate::size_class::class_size(class) >= from {
+                if self.dense_for(class, zeroed) {
                     // SAFETY: `p` is the whole SuperSlab just mapped; the
                     // hint changes no contents.
                     unsafe { self.pages.hint_dense(p, SUPERSLAB_SIZE) };
