@@ -277,8 +277,11 @@ impl<P: PageSource> Heap<P> {
             // SAFETY: the current slab of tc's class-c lists is owned by tc.
             match unsafe { cur.as_ref() } {
                 Some(s) => {
+                    // Pre-faulting is wasted on a huge-page SuperSlab (its
+                    // first touch maps 2 MiB).
+                    let populate = |b: *mut u8| self.pool.options().populate_zeroed && !self.pool.advised_huge_pages(b);
                     // SAFETY: owned slab, of a SuperSlab of this pool's source.
-                    let p = unsafe { s.carve_zeroed(self.pool.pages(), self.pool.options().populate_zeroed) };
+                    let p = unsafe { s.carve_zeroed(self.pool.pages(), populate) };
                     // SAFETY: owned slab.
                     if !p.is_null() || !bin_empty || unsafe { s.has_blocks() } {
                         return p;

@@ -350,8 +350,10 @@ impl Slab {
     /// be zero (see [`SlabLocal::zero_tail`]); its link word is not written,
     /// so the whole block reads as zero. Null otherwise.
     ///
-    /// With `populate`, the block's pages are mapped in for writing first
-    /// (`pages.prefault`), together with a window ahead as large as what the
+    /// Where `populate(b)` says so for the carved block `b` (not on a
+    /// huge-page SuperSlab, whose first touch maps 2 MiB), its pages are
+    /// mapped in for writing first (`pages.prefault`), together with a
+    /// window ahead as large as what the
     /// slab has carved before it: a program that reads a zeroed block before
     /// writing it (a `calloc`'d buffer checked, then filled) then takes no
     /// page fault at all instead of two per page (the shared zero page, then
@@ -361,7 +363,11 @@ impl Slab {
     ///
     /// # Safety
     /// Caller owns the slab, and `pages` is the source of its SuperSlab.
-    pub(crate) unsafe fn carve_zeroed<P: PageSource>(&self, pages: &P, populate: bool) -> *mut u8 {
+    pub(crate) unsafe fn carve_zeroed<P: PageSource>(
+        &self,
+        pages: &P,
+        populate: impl FnOnce(*mut u8) -> bool,
+    ) -> *mut u8 {
         // SAFETY: owner-only state.
         let (b, window) = unsafe {
             self.local(|l| {
@@ -371,7 +377,7 @@ impl Slab {
                 let b = l.bump;
                 l.bump = l.bump.wrapping_add(l.bsize as usize);
                 l.used += 1;
-                (b, if populate { populate_window(l, b) } else { None })
+                (b, if populate(b) { populate_window(l, b) } else { None })
             })
         };
         if let Some((start, len)) = window {

@@ -576,3 +576,36 @@ fn zeroed_allocations_map_advised_superslabs_plain_ones_do_not() {
     assert!(z >= 3 * SS, "zeroed: {z} bytes advised");
     assert_eq!(run(false), 0, "plain allocations keep 4 KiB pages");
 }
+
+/// `HAKMEM_POPULATE` pre-faults zeroed blocks of 4 KiB-page SuperSlabs only:
+/// on one advised huge pages the first touch maps 2 MiB, so a pre-fault is
+/// a wasted system call.
+#[test]
+fn zeroed_blocks_of_huge_page_superslabs_are_not_prefaulted() {
+    let l = Layout::from_size_align(4096, 8).unwrap();
+    let run = |huge: bool| {
+        let opts = Options::DEFAULT.with_huge_pages(huge).with_huge_pages_zeroed_from(0).with_populate_zeroed(true);
+        let h = Heap::with_options(MockPages::new(), opts);
+        let mut tc = ThreadCache::new();
+        let ptrs: Vec<_> = (0..64)
+            .map(|_| {
+                // SAFETY: `tc` is used only with `h`.
+                let p = unsafe { h.alloc_zeroed(&mut tc, l) };
+                assert!(!p.is_null());
+                p
+            })
+            .collect();
+        let (hinted, prefaulted) = (h.pool().pages().hinted_bytes(), h.pool().pages().prefaulted_bytes());
+        for p in ptrs {
+            // SAFETY: allocated above with `l`, freed once.
+            unsafe { h.dealloc(&mut tc, p, l) };
+        }
+        // SAFETY: `tc` was only used with `h`, and is not used afterwards.
+        unsafe { h.thread_exit(&mut tc) };
+        (hinted, prefaulted)
+    };
+    let (hinted, prefaulted) = run(true);
+    assert!(hinted > 0 && prefaulted == 0, "huge pages: {hinted} bytes advised, {prefaulted} pre-faulted");
+    let (hinted, prefaulted) = run(false);
+    assert!(hinted == 0 && prefaulted >= 64 * 4096, "4 KiB pages: {hinted} bytes advised, {prefaulted} pre-faulted");
+}

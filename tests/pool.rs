@@ -196,6 +196,24 @@ fn huge_page_advice_for_zeroed_blocks_by_default() {
     assert_eq!(p.pages().hinted_bytes(), 0, "HAKMEM_THP_ZEROED_KB=0 advises nothing");
 }
 
+/// A SuperSlab keeps its huge-page mark while retained: reused through the
+/// backend, it is still known advised (so zeroed blocks of it are not
+/// pre-faulted), and one mapped without the advice is not.
+#[test]
+fn a_retained_superslab_keeps_its_huge_page_mark() {
+    for huge in [true, false] {
+        let p = Pool::new(MockPages::new(), Options::DEFAULT.with_huge_pages(huge).with_retain_bytes(16 << 20));
+        let a = p.acquire(3).unwrap();
+        assert_eq!(p.advised_huge_pages(a.base), huge);
+        // SAFETY: the only slot of the SuperSlab, given back once: it retires.
+        unsafe { p.release(a.meta, a.slot, 3) };
+        let b = p.acquire_for(3, false).unwrap();
+        assert_eq!(b.base, a.base, "the retained SuperSlab is reused");
+        assert_eq!(p.pages().hinted_bytes(), if huge { SUPERSLAB_SIZE } else { 0 }, "advised once, at its mapping");
+        assert_eq!(p.advised_huge_pages(b.base), huge, "huge pages {huge}");
+    }
+}
+
 #[test]
 fn out_of_memory_returns_none() {
     let p = Pool::new(MockPages::new(), Options::DEFAULT);

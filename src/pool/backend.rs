@@ -12,6 +12,8 @@ struct Cached {
     base: *mut u8,
     since: u64,
     purged: bool,
+    /// The mapping was advised huge pages (see `SharedSSMeta::dense`).
+    dense: bool,
 }
 
 /// State guarded by the pool's backend lock.
@@ -31,14 +33,15 @@ impl Backend {
     pub(crate) const fn new() -> Self {
         Self {
             free_head: 0,
-            cache: [Cached { base: core::ptr::null_mut(), since: 0, purged: false }; CACHE_MAX],
+            cache: [Cached { base: core::ptr::null_mut(), since: 0, purged: false, dense: false }; CACHE_MAX],
             len: 0,
             dirty: 0,
         }
     }
 
-    /// Take a cached SuperSlab: `(base, reads_as_zero)`. Most recent first.
-    pub(crate) fn pop(&mut self) -> Option<(*mut u8, bool)> {
+    /// Take a cached SuperSlab: `(base, reads_as_zero, advised_huge_pages)`.
+    /// Most recent first.
+    pub(crate) fn pop(&mut self) -> Option<(*mut u8, bool, bool)> {
         if self.len == 0 {
             return None;
         }
@@ -47,14 +50,15 @@ impl Backend {
         if !c.purged {
             self.dirty -= SUPERSLAB_SIZE;
         }
-        Some((c.base, c.purged))
+        Some((c.base, c.purged, c.dense))
     }
 
-    /// Keep a retired SuperSlab, or unmap it when over the caps.
+    /// Keep a retired SuperSlab (`dense`: its mapping was advised huge
+    /// pages), or unmap it when over the caps.
     ///
     /// # Safety
     /// `base` is a whole SuperSlab mapping of `pages` that nothing references.
-    pub(crate) unsafe fn push<P: PageSource>(&mut self, pages: &P, base: *mut u8, now: u64, retain: usize) {
+    pub(crate) unsafe fn push<P: PageSource>(&mut self, pages: &P, base: *mut u8, now: u64, retain: usize, dense: bool) {
         if self.dirty + SUPERSLAB_SIZE > retain {
             // SAFETY: caller hands over an unreferenced whole mapping.
             unsafe { pages.unmap(base, SUPERSLAB_SIZE) };
@@ -70,7 +74,7 @@ impl Backend {
             // SAFETY: cached entries are unreferenced whole mappings.
             unsafe { pages.unmap(old.base, SUPERSLAB_SIZE) };
         }
-        self.cache[self.len] = Cached { base, since: now, purged: false };
+        self.cache[self.len] = Cached { base, since: now, purged: false, dense };
         self.len += 1;
         self.dirty += SUPERSLAB_SIZE;
     }

@@ -37,6 +37,12 @@ pub struct SharedSSMeta {
     /// purged mapping), so its untouched slots still do. Written before the
     /// word's publishing store, read after activating a slot.
     pub(crate) zeroed: AtomicBool,
+    /// The SuperSlab's mapping was advised huge pages (`MADV_HUGEPAGE`,
+    /// which stays on the mapping while it is retained): its first touch
+    /// maps 2 MiB, so pre-faulting zeroed blocks is wasted work there.
+    /// Written before the word's publishing store, read after activating a
+    /// slot.
+    pub(crate) dense: AtomicBool,
     /// Per-slab block bookkeeping, owned by whoever holds the slot.
     pub(crate) slabs: [Slab; SLOTS],
 }
@@ -49,6 +55,7 @@ impl Record for SharedSSMeta {
             ss: AtomicPtr::new(core::ptr::null_mut()),
             next_free: AtomicU32::new(0),
             zeroed: AtomicBool::new(false),
+            dense: AtomicBool::new(false),
             slabs: core::array::from_fn(|_| Slab::new()),
         }
     }

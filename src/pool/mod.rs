@@ -313,6 +313,13 @@ impl<P: PageSource> Pool<P> {
         self.pagemap.class(addr as usize)
     }
 
+    /// Whether the SuperSlab holding `addr` (a slab of it that the caller
+    /// owns) was advised huge pages: pre-faulting its pages is wasted work.
+    #[inline]
+    pub fn advised_huge_pages(&self, addr: *const u8) -> bool {
+        self.lookup(addr).is_some_and(|(m, _)| self.metas.get(m).dense.load(Ordering::Relaxed))
+    }
+
     /// Find the record and slot of an address inside a live SuperSlab.
     #[inline]
     pub fn lookup(&self, addr: *const u8) -> Option<(u32, u32)> {
@@ -578,7 +585,7 @@ impl<P: PageSource> Pool<P> {
         })
     }
 
-    fn stage3(&self, class: usize, zeroed: bool) -> Option<Acquired> {
+    fn stage3(&self, class: usize, for_zeroed: bool) -> Option<Acquired> {
         let mut b = lock(&self.backend);
         // Stage 2 looked at one hint, which another Stage 3 may have moved
         // on (or cleared with a CAS that can ABA when a record is reused),
@@ -599,7 +606,7 @@ impl<P: PageSource> Pool<P> {
         b.purge_expired(&self.pages, now, self.opts.purge_delay_ns);
         let popped = b.pop();
         self.purge_at.store(b.next_purge(self.opts.purge_delay_ns), Ordering::Relaxed);
-        let (base, zeroed) = match popped {
+        let (base, zeroed, dense) = match popped {
             Some(c) => c,
             None => {
                 let p = self.pages.map(SUPERSLAB_SIZE, SUPERSLAB_SIZE);
@@ -607,13 +614,14 @@ impl<P: PageSource> Pool<P> {
                     trace!(self, "[SP_ACQUIRE_STAGE3] class={} out of memory", class);
                     return None;
                 }
-                if self.dense_for(class, zeroed) {
+                let dense = self.dense_for(class, for_zeroed);
+                if dense {
                     // SAFETY: `p` is the whole SuperSlab just mapped; the
                     // hint changes no contents.
                     unsafe { self.pages.hint_dense(p, SUPERSLAB_SIZE) };
                 }
                 self.counters.mapped.fetch_add(1, Ordering::Relaxed);
-                (p, true)
+                (p, true, dense)
             }
         };
         let idx = if b.free_head != 0 {
@@ -632,7 +640,7 @@ impl<P: PageSource> Pool<P> {
             }
             // Out of memory for metadata: keep the SuperSlab for later.
             // SAFETY: `base` is a whole unreferenced SuperSlab of ours.
-            unsafe { b.push(&self.pages, base, now, usize::MAX) };
+            unsafe { b.push(&self.pages, base, now, usize::MAX, dense) };
             return None;
         };
         let meta = self.metas.get(idx);
@@ -643,6 +651,7 @@ impl<P: PageSource> Pool<P> {
         meta.ss.store(base, Ordering::Relaxed);
         meta.touched.store(1, Ordering::Relaxed);
         meta.zeroed.store(zeroed, Ordering::Relaxed);
+        meta.dense.store(dense, Ordering::Relaxed);
         // Publishes ss/touched/slab state: every reader reads `word` with Acquire
         // (or CASes it) before using them.
         meta.word.store(SlotWord::new(w.gen(), true, 1).0, Ordering::Release);
@@ -747,7 +756,7 @@ impl<P: PageSource> Pool<P> {
         b.free_head = meta_idx + 1;
         let now = self.pages.now_ns();
         // SAFETY: the retirement CAS made `ss` unreachable from the pool.
-        unsafe { b.push(&self.pages, ss, now, self.opts.retain_bytes) };
+        unsafe { b.push(&self.pages, ss, now, self.opts.retain_bytes, meta.dense.load(Ordering::Relaxed)) };
         b.purge_expired(&self.pages, now, self.opts.purge_delay_ns);
         self.purge_at.store(b.next_purge(self.opts.purge_delay_ns), Ordering::Relaxed);
         drop(b);
