@@ -255,8 +255,13 @@ impl<P: PageSource> Heap<P> {
         // SAFETY: `tc` is a cache of this heap (caller contract).
         let p = unsafe { self.alloc(tc, layout) };
         if !p.is_null() {
-            // SAFETY: `p` is a fresh block of at least layout.size() bytes.
-            unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
+            // Whole cache lines where the block has them (every class from
+            // 1 KiB up is a multiple of 128): a clear that ends inside a
+            // line has to read that line first. The secure build's canary
+            // sits right after the requested size.
+            let n = if mitigations::CANARY { layout.size() } else { ((layout.size() + 63) & !63).min(class_size(c)) };
+            // SAFETY: `p` is a fresh block of class c: at least n bytes.
+            unsafe { core::ptr::write_bytes(p, 0, n) };
         }
         p
     }
@@ -812,9 +817,8 @@ impl<P: PageSource> Heap<P> {
         }
         let n = count - limit / 2;
         let mut count = count - n;
-        tc.bins[c].set_n(count);
-        // SAFETY: arr[count..count + n] are the newest blocks, now off the bin.
-        let foreign = self.return_blocks(tc, unsafe { arr.add(count as usize) }, n as usize);
+        // SAFETY: the bin's array holds `count + n` blocks.
+        let foreign = unsafe { self.drain_oldest(tc, c, arr, count, n) };
         // Here, not on the early return above: that one can run once per
         // free (a bin that keeps going empty); this one once per batch.
         self.purge_if_due();
@@ -840,10 +844,34 @@ impl<P: PageSource> Heap<P> {
             let more = count - limit / 2;
             count -= more;
             let arr = tc.bins[c].arr();
-            tc.bins[c].set_n(count);
             // SAFETY: as above.
-            self.return_blocks(tc, unsafe { arr.add(count as usize) }, more as usize);
+            unsafe { self.drain_oldest(tc, c, arr, count, more) };
         }
+    }
+
+    /// Return the `n` oldest blocks of bin `c` (the bottom of its array of
+    /// `keep + n`) to their slabs and move the `keep` newest down, upside
+    /// down. The bin keeps the blocks freed last, the ones most likely
+    /// still in cache, and hands them out in the order they were freed: a
+    /// program that frees blocks in the order it got them (a batch, a
+    /// round) gets them back in address order, and fills them as forward
+    /// streams the hardware prefetches (the `calloc` case 1.14x faster with
+    /// the ascending carve of [`Slab::take`], against 1.06x for the carve
+    /// alone). Returns how many were other threads' blocks (see
+    /// [`Heap::return_blocks`]).
+    ///
+    /// # Safety
+    /// `arr` is bin `c`'s array of `tc`, holding `keep + n` blocks.
+    unsafe fn drain_oldest(&self, tc: &mut ThreadCache, c: usize, arr: *mut *mut Block, keep: u32, n: u32) -> usize {
+        tc.bins[c].set_n(keep);
+        let foreign = self.return_blocks(tc, arr, n as usize);
+        // SAFETY: caller contract: arr[..keep + n] lie in the array; the
+        // ranges may overlap (`copy` is a memmove).
+        unsafe {
+            core::ptr::copy(arr.add(n as usize), arr, keep as usize);
+            core::slice::from_raw_parts_mut(arr, keep as usize).reverse();
+        }
+        foreign
     }
 
     /// Whether block `b` (freed into one of `tc`'s bins) lies in a slab `tc` owns.

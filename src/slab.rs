@@ -331,12 +331,22 @@ impl Slab {
                     if crate::mitigations::RANDOMIZE_FREE_LIST {
                         head = carve_shuffled(l, max, &mut n);
                     } else {
-                        while n < max && l.bump < l.end {
-                            let b = l.bump.cast::<Block>();
-                            set_next(b, head);
-                            head = b;
-                            l.bump = l.bump.wrapping_add(bs);
-                            n += 1;
+                        // In address order, lowest first: the blocks go out
+                        // in chain order, and a program that fills each
+                        // block it gets then writes memory as forward
+                        // streams, which the hardware prefetches (a
+                        // descending order made the `calloc` case's clears
+                        // ~1.5x slower on the same addresses).
+                        let k = (max as usize).min((l.end as usize).saturating_sub(l.bump as usize) / bs);
+                        if k > 0 {
+                            head = l.bump.cast::<Block>();
+                            for i in 0..k - 1 {
+                                let b = l.bump.wrapping_add(i * bs).cast::<Block>();
+                                set_next(b, b.cast::<u8>().wrapping_add(bs).cast());
+                            }
+                            set_next(l.bump.wrapping_add((k - 1) * bs).cast(), core::ptr::null_mut());
+                            l.bump = l.bump.wrapping_add(k * bs);
+                            n = k as u32;
                         }
                     }
                 }

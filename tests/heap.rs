@@ -609,3 +609,58 @@ fn zeroed_blocks_of_huge_page_superslabs_are_not_prefaulted() {
     let (hinted, prefaulted) = run(false);
     assert!(hinted == 0 && prefaulted >= 64 * 4096, "4 KiB pages: {hinted} bytes advised, {prefaulted} pre-faulted");
 }
+
+/// Blocks go out in address order, lowest first: from a fresh slab's
+/// untouched region, and after a drain (the bin keeps the blocks freed last,
+/// lowest on top). A program that gets blocks one after another and fills
+/// them then writes memory as forward streams, which the hardware
+/// prefetches; on the descending order of before, the `calloc` case's
+/// clears of the same addresses ran about 1.5x slower.
+#[test]
+fn blocks_go_out_in_ascending_address_order() {
+    let h = heap(2048, 0);
+    let mut tc = ThreadCache::new();
+    let l = Layout::from_size_align(4096, 8).unwrap();
+    let slab = |p: *mut u8| p as usize >> hakmem_alloc::config::SLAB_SHIFT;
+    let first: Vec<*mut u8> = (0..256).map(|_| unsafe { h.alloc(&mut tc, l) }).collect();
+    assert!(first.iter().all(|p| !p.is_null()));
+    // (The secure build shuffles a slab's fresh blocks on purpose.)
+    let in_order = !hakmem_alloc::mitigations::RANDOMIZE_FREE_LIST;
+    let mut steps = 0;
+    for w in first.windows(2) {
+        if slab(w[0]) == slab(w[1]) {
+            steps += 1;
+            assert!(!in_order || w[1] > w[0], "fresh blocks out of address order: {:p} then {:p}", w[0], w[1]);
+        }
+    }
+    assert!(steps >= 200, "blocks of one slab follow each other: {steps} of 255 steps");
+    // Freed in the order they were handed out. A drain sends the oldest
+    // half of the bin back to the slabs and turns the half it keeps upside
+    // down, lowest address on top; blocks freed after it sit above them.
+    for &p in &first {
+        // SAFETY: live block of `l`, freed once.
+        unsafe { h.dealloc(&mut tc, p, l) };
+    }
+    let c = hakmem_alloc::size_class::class_of(4096 + hakmem_alloc::mitigations::CANARY as usize, 8).unwrap();
+    let cached = tc.cached(c) as usize;
+    assert!((8..first.len()).contains(&cached), "the bin drained and kept a part: {cached}");
+    let again: Vec<*mut u8> = (0..cached).map(|_| unsafe { h.alloc(&mut tc, l) }).collect();
+    let freed_at: Vec<usize> =
+        again.iter().map(|&p| first.iter().position(|&q| q == p).expect("a block of the first batch")).collect();
+    // The bin holds the blocks freed last...
+    assert!(freed_at.iter().all(|&i| i >= first.len() - cached), "a block freed early came back first: {freed_at:?}");
+    // ...those freed since the last drain on top (last freed first), then
+    // the kept half in the order it was freed: here, address order.
+    let top = freed_at.windows(2).take_while(|w| w[1] < w[0]).count() + 1;
+    assert!(cached - top >= 2, "no kept half under the newest frees: {freed_at:?}");
+    assert!(freed_at[top..].windows(2).all(|w| w[1] > w[0]), "kept half out of free order: {freed_at:?}");
+    for w in again[top..].windows(2) {
+        assert!(!in_order || w[1] > w[0], "kept blocks out of address order: {freed_at:?}");
+    }
+    for p in again {
+        // SAFETY: live block of `l`, freed once.
+        unsafe { h.dealloc(&mut tc, p, l) };
+    }
+    unsafe { h.thread_exit(&mut tc) };
+    assert_eq!(h.pool().stats().live_superslabs, 0);
+}
