@@ -9,7 +9,8 @@
 # * tests/pool.rs except the multi-thread million-operation stress test: the
 #   stale-entry timelines, generations and their wrap-around, stage order, OOM;
 # * tests/heap.rs: out-of-memory recovery and abandonment/adoption, which
-#   drive the heap's refill, drain, remote-free and thread-exit paths.
+#   drive the heap's refill, drain, remote-free and thread-exit paths, and
+#   the ascending-order test (the drain's move of a bin's kept half).
 # Skipped: stress and churn tests (hundreds of thousands of operations, hours
 # under Miri), the realloc test (multi-MiB copies), and everything that goes
 # through the OS page source or the `HakMem` global allocator (mmap/madvise/
@@ -49,10 +50,11 @@ cargo +nightly miri test --lib
 echo "== miri: tests/pool.rs (without the stress test)"
 cargo +nightly miri test --test pool -- --skip stress
 
-echo "== miri: tests/heap.rs (OOM recovery, abandonment, adoption, claim on free)"
+echo "== miri: tests/heap.rs (OOM recovery, abandonment, adoption, claim on free, drains)"
 cargo +nightly miri test --test heap -- --exact \
     out_of_memory_returns_null_and_recovers \
     exited_threads_slabs_are_abandoned_then_adopted \
-    an_abandoned_slab_is_released_by_whoever_frees_its_last_block
+    an_abandoned_slab_is_released_by_whoever_frees_its_last_block \
+    blocks_go_out_in_ascending_address_order
 
 echo "== miri: passed"
