@@ -10,7 +10,7 @@
 //! | `HAKMEM_TCACHE_DRAIN` | 2048 | most blocks a thread cache bin holds before draining half back to slabs (the seed's drain interval; a bin also holds at most 256 KiB of its class); 2..=65536 |
 //! | `HAKMEM_TCACHE_KB` | 4096 | per-thread budget for blocks held in thread-cache bins, in KiB (bins start small and grow with use while the budget allows; at most two blocks per class beyond it) |
 //! | `HAKMEM_RETAIN_MB` | 16 | retired SuperSlabs kept mapped for reuse, in MiB; beyond this they are unmapped at once |
-//! | `HAKMEM_PURGE_DELAY_MS` | 10 | a retained SuperSlab (or cached large mapping) idle this long is purged (`madvise(DONTNEED)`) or unmapped at the next allocator slow path (refill, drain, large alloc/free, thread exit) or `trim()`; there is no background thread |
+//! | `HAKMEM_PURGE_DELAY_MS` | 10 | a retained SuperSlab (or cached large mapping) idle this long is purged (a SuperSlab only once the pool has retired or reused none for as long, at most after ten times this long) (`madvise(DONTNEED)`) or unmapped at the next allocator slow path (refill, drain, large alloc/free, thread exit) or `trim()`; there is no background thread |
 //! | `HAKMEM_STATS` | 0 | 1 = print the statistics at process exit (always available; per-class counts need feature `stats`) |
 //! | `HAKMEM_ORPHAN` | 1 | 1 = a thread gives up each slab it has exhausted, so the thread that frees the slab's blocks takes it over and the last free releases it (memory freed by other threads goes back while its owner is idle); 0 = exhausted slabs stay with their owner until it allocates again or exits (the behaviour before; for comparison) |
 //! | `HAKMEM_THP` | 0 | 1 = ask for transparent huge pages on each new SuperSlab (`madvise(HUGEPAGE)`): one fault per 2 MiB instead of 512, but with the kernel's usual `defrag=madvise` each such fault may compact memory synchronously (a JSON batch job's parse phase ran 2.5x slower), and every SuperSlab touched costs 2 MiB resident (a thread touching each class once: +4.1 MiB instead of +0.6 MiB). Off by default |
@@ -42,7 +42,8 @@ pub struct Options {
     /// Bytes of retired SuperSlabs kept mapped for reuse (`HAKMEM_RETAIN_MB`).
     pub retain_bytes: usize,
     /// Idle time after which a retained SuperSlab may be purged, in
-    /// nanoseconds (`HAKMEM_PURGE_DELAY_MS`). The check runs on the
+    /// nanoseconds (`HAKMEM_PURGE_DELAY_MS`): once the pool has retired or
+    /// reused no SuperSlab for as long, at most after ten times this long. The check runs on the
     /// allocator's slow paths and in `trim()`; there is no background thread.
     pub purge_delay_ns: u64,
     /// Print statistics at exit (`HAKMEM_STATS`).

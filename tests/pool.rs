@@ -214,6 +214,61 @@ fn a_retained_superslab_keeps_its_huge_page_mark() {
     }
 }
 
+/// A retained SuperSlab is purged once it has waited the purge delay and
+/// the pool has retired or reused no SuperSlab for that long, or after ten
+/// delays while the pool stays busy. Here one SuperSlab sits idle at the
+/// bottom of the cache while another is reused and retired every half
+/// delay, as a program whose heap swings by a SuperSlab each round: the idle
+/// one stays dirty (the plain delay purged it after one delay, and the next
+/// peak faulted it back in) until ten delays have passed. Once the pool goes
+/// quiet, everything left is purged one delay later.
+#[test]
+fn retained_superslabs_wait_while_the_pool_is_busy() {
+    let delay = Options::DEFAULT.purge_delay_ns;
+    let p = pool(16 << 20);
+    let class = 3;
+    let ss = SUPERSLAB_SIZE as u64;
+    // Fill every slot of the first SuperSlab, then one of a second.
+    let held: Vec<_> = (0..=SLOTS).map(|_| p.acquire(class).unwrap()).collect();
+    assert_eq!(p.stats().mapped, 2);
+    for a in &held {
+        // SAFETY: each slot acquired above, released once.
+        unsafe { p.release(a.meta, a.slot, class) };
+    }
+    let s = p.stats();
+    assert_eq!((s.cached_superslabs, s.cached_dirty_bytes), (2, 2 * ss), "{s:?}");
+    let mut waited = 0;
+    while waited < 10 * delay {
+        p.pages().advance_clock(delay / 2);
+        waited += delay / 2;
+        // The busy part: a SuperSlab taken from the cache and retired again.
+        let a = p.acquire(class).unwrap();
+        assert_eq!(a.stage, Stage::Map, "served from the retained cache");
+        let dirty = p.stats().cached_dirty_bytes;
+        if waited < 10 * delay {
+            assert_eq!(
+                dirty,
+                ss,
+                "the idle SuperSlab was purged after {} delays while the pool was busy",
+                waited as f64 / delay as f64
+            );
+        } else {
+            assert_eq!(dirty, 0, "the idle SuperSlab still dirty after ten delays");
+        }
+        // SAFETY: the only slot of its SuperSlab, released once: it retires.
+        unsafe { p.release(a.meta, a.slot, class) };
+    }
+    assert_eq!(p.stats().cached_dirty_bytes, ss);
+    // Quiet from here: one delay later, the last one retired is purged.
+    p.pages().advance_clock(delay - 1);
+    p.purge_if_due();
+    assert_eq!(p.stats().cached_dirty_bytes, ss, "purged before the delay");
+    p.pages().advance_clock(1);
+    p.purge_if_due();
+    let s = p.stats();
+    assert_eq!((s.cached_superslabs, s.cached_dirty_bytes), (2, 0), "{s:?}");
+}
+
 #[test]
 fn out_of_memory_returns_none() {
     let p = Pool::new(MockPages::new(), Options::DEFAULT);

@@ -604,7 +604,7 @@ impl<P: PageSource> Pool<P> {
         }
         let now = self.pages.now_ns();
         b.purge_expired(&self.pages, now, self.opts.purge_delay_ns);
-        let popped = b.pop();
+        let popped = b.pop(now);
         self.purge_at.store(b.next_purge(self.opts.purge_delay_ns), Ordering::Relaxed);
         let (base, zeroed, dense) = match popped {
             Some(c) => c,
