@@ -170,30 +170,66 @@ fn huge_page_advice_by_class_only_past_the_heap_size() {
 }
 
 /// `HAKMEM_THP_ZEROED_KB` (default 1): a SuperSlab mapped for zeroed blocks
-/// of a big enough class gets the advice past `HAKMEM_THP_AFTER_MB`; one
-/// mapped for plain allocations of the same class does not.
+/// of a big enough class gets the advice past `HAKMEM_THP_AFTER_MB`, or
+/// once `ZEROED_FLOOR` (1 MiB) of slabs have gone to such blocks; one mapped
+/// for plain allocations of the same class does not.
 #[test]
 fn huge_page_advice_for_zeroed_blocks_by_default() {
     use hakmem_alloc::size_class::class_of_size;
     let (small, big) = (class_of_size(512), class_of_size(1024));
     let opts = Options::DEFAULT.with_huge_pages_after(2 * SUPERSLAB_SIZE);
     assert_eq!((opts.huge_pages, opts.huge_pages_from, opts.huge_pages_zeroed_from), (false, 0, 1024));
+    let floor = (hakmem_alloc::pool::ZEROED_FLOOR / SLAB_SIZE as u64) as usize;
+    assert!(floor < SLOTS);
     let p = Pool::new(MockPages::new(), opts);
-    // Mapped for zeroed blocks while fewer than two SuperSlabs are live.
-    let mut held: Vec<_> = (0..2 * SLOTS).map(|_| p.acquire_for(big, true).unwrap()).collect();
-    assert_eq!(p.pages().hinted_bytes(), 0, "a small heap keeps 4 KiB pages");
-    // Past the size: plain allocations of a big class, zeroed ones of a small class.
-    held.extend((0..SLOTS).map(|_| p.acquire(big).unwrap()));
+    // Mapped for zeroed blocks while fewer than two SuperSlabs are live
+    // and fewer than `floor` slabs went to zeroed blocks.
+    let mut held: Vec<_> = (0..floor - 1).map(|_| p.acquire_for(big, true).unwrap()).collect();
+    // Neither plain allocations of a big class nor zeroed ones of a small
+    // class count toward the floor.
+    held.extend((0..2 * SLOTS - (floor - 1)).map(|_| p.acquire(big).unwrap()));
     held.extend((0..SLOTS).map(|_| p.acquire_for(small, true).unwrap()));
-    assert_eq!(p.pages().hinted_bytes(), 0, "only zeroed blocks of 1 KiB and more");
-    // Zeroed blocks of a big class: advised.
+    assert_eq!(held.iter().filter(|a| a.stage == Stage::Map).count(), 3);
+    assert_eq!(p.pages().hinted_bytes(), 0, "a small heap keeps 4 KiB pages; only zeroed blocks of 1 KiB and more");
+    // Zeroed blocks of a big class: advised (here past both the heap size
+    // and the floor).
     held.push(p.acquire_for(big, true).unwrap());
-    assert_eq!(held.iter().filter(|a| a.stage == Stage::Map).count(), 5);
+    assert_eq!(held.iter().filter(|a| a.stage == Stage::Map).count(), 4);
     assert_eq!(p.pages().hinted_bytes(), SUPERSLAB_SIZE);
     // The same heap with the rule off.
     let p = Pool::new(MockPages::new(), opts.with_huge_pages_zeroed_from(0));
     let _held: Vec<_> = (0..4 * SLOTS).map(|_| p.acquire_for(big, true).unwrap()).collect();
     assert_eq!(p.pages().hinted_bytes(), 0, "HAKMEM_THP_ZEROED_KB=0 advises nothing");
+}
+
+/// The zeroed floor alone: in a heap far below `HAKMEM_THP_AFTER_MB`, a
+/// SuperSlab mapped for zeroed 1 KiB blocks gets the advice once `floor`
+/// slabs have gone to them, not before; plain allocations never count.
+#[test]
+fn huge_page_advice_for_zeroed_blocks_past_the_zeroed_floor() {
+    use hakmem_alloc::size_class::class_of_size;
+    let big = class_of_size(1024);
+    let floor = (hakmem_alloc::pool::ZEROED_FLOOR / SLAB_SIZE as u64) as usize;
+    let p = Pool::new(MockPages::new(), Options::DEFAULT.with_huge_pages_after(64 * SUPERSLAB_SIZE));
+    // 31 plain slabs and one zeroed: the SuperSlab is mapped by a plain
+    // acquisition, then a second one for the 2nd zeroed slab, below the floor.
+    let mut held: Vec<_> = (0..SLOTS).map(|_| p.acquire(big).unwrap()).collect();
+    held.push(p.acquire_for(big, true).unwrap());
+    assert_eq!(held.last().unwrap().stage, Stage::Map);
+    assert_eq!(p.pages().hinted_bytes(), 0, "mapped below the zeroed floor: 4 KiB pages");
+    // Up to the floor, inside that SuperSlab; then fill it with plain slabs.
+    held.extend((1..floor).map(|_| p.acquire_for(big, true).unwrap()));
+    held.extend((floor..SLOTS).map(|_| p.acquire(big).unwrap()));
+    assert_eq!(held.iter().filter(|a| a.stage == Stage::Map).count(), 2);
+    assert_eq!(p.pages().hinted_bytes(), 0);
+    // A plain acquisition maps the third: no advice.
+    held.push(p.acquire(big).unwrap());
+    assert_eq!(p.pages().hinted_bytes(), 0, "plain allocations never get the zeroed advice");
+    held.extend((1..SLOTS).map(|_| p.acquire(big).unwrap()));
+    // Past the floor, a zeroed acquisition maps the fourth: advised.
+    held.push(p.acquire_for(big, true).unwrap());
+    assert_eq!(held.iter().filter(|a| a.stage == Stage::Map).count(), 4);
+    assert_eq!(p.pages().hinted_bytes(), SUPERSLAB_SIZE, "past the zeroed floor");
 }
 
 /// A SuperSlab keeps its huge-page mark while retained: reused through the
