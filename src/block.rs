@@ -28,8 +28,11 @@
 //! its word alone, for the checks that want to report at the second `free`.
 //!
 //! Blocks in a thread cache's magazine (see [`crate::tcache`]) are not
-//! linked: their first word holds the *free mark* ([`mark_free`]), one
-//! random word per process, drawn apart from the secret. A free finds it
+//! linked: their first word holds the *free mark* ([`mark_free`]): a fixed
+//! word in the default build, a constant kept in a register (one load
+//! fewer on each side of the fast path); with
+//! [`crate::mitigations::RANDOM_FREE_MARK`] (`secure`) one random word per
+//! process, drawn apart from the secret. A free finds it
 //! there at a second free of a cached block (a double free, reported at
 //! once); an allocation checks it is intact before handing the block out
 //! ([`take_marked`]), so a write after free aborts instead of going
@@ -44,7 +47,8 @@
 //! block, so written into a live block's first word it makes that block's
 //! free report a double free, and written into a cached block it passes the
 //! allocation's check (it is the word that was there). The mark is not a
-//! pointer and not derived from the secret: knowing it forges no link.
+//! pointer and not derived from the secret: knowing it (the fixed one is in
+//! the binary) forges no link.
 
 use crate::sync::unmodeled::{AtomicUsize, Ordering};
 
@@ -80,7 +84,11 @@ pub fn init() {
     // Losing the race is fine: the winner's secret is the one used.
     let _ = SECRET.compare_exchange(0, k, Ordering::Relaxed, Ordering::Relaxed);
     // Drawn apart from the secret: a leaked mark tells nothing about it.
-    let m = (crate::platform::random_word() as usize & ADDR_MASK) | (MARK_PATTERN << ADDR_BITS);
+    let m = if crate::mitigations::RANDOM_FREE_MARK {
+        (crate::platform::random_word() as usize & ADDR_MASK) | (MARK_PATTERN << ADDR_BITS)
+    } else {
+        FIXED_MARK
+    };
     // As above: every racer uses the winner's mark from here on (a block is
     // only marked after its heap's init, which calls this first).
     let _ = FREE_MARK.compare_exchange(0, m, Ordering::Relaxed, Ordering::Relaxed);
@@ -149,10 +157,17 @@ fn bad_link(b: *const Block) -> ! {
 /// (`mark - key`) keeps high bits set (0x1_0000 or 0xFFFF), so it is no link.
 const MARK_PATTERN: usize = HIGH_PATTERN ^ 0x1_0000;
 
+/// The free mark of a build without [`crate::mitigations::RANDOM_FREE_MARK`]:
+/// the pattern above, and fixed low bits that are no aligned address.
+pub(crate) const FIXED_MARK: usize = (0x2d5b_e6a1_93c7 & ADDR_MASK) | (MARK_PATTERN << ADDR_BITS);
+
 /// The free mark: what a block's first word holds while it sits in a
 /// thread cache's magazine (the same for every block). 0 before [`init`].
 #[inline(always)]
 pub fn free_mark() -> usize {
+    if !crate::mitigations::RANDOM_FREE_MARK {
+        return FIXED_MARK;
+    }
     FREE_MARK.load(Ordering::Relaxed)
 }
 
@@ -312,6 +327,10 @@ mod tests {
         // a link at any block, nor equal a live mark or an encoded link.
         let m = free_mark();
         assert_ne!(m, 0);
+        // The fixed mark where the build has no random one; the stored copy
+        // (what `init` set) agrees with what the fast paths compare.
+        assert_eq!(m == FIXED_MARK, !crate::mitigations::RANDOM_FREE_MARK);
+        assert_eq!(m, FREE_MARK.load(Ordering::Relaxed));
         for a in
             [8usize, 0x10_0000, 0x7fff_ffff_fff8, 0x5555_5555_5550, SECRET.load(Ordering::Relaxed) & ADDR_MASK & !7]
         {

@@ -765,7 +765,7 @@ impl<P: PageSource> Heap<P> {
         // SAFETY: the caller (a free) gives `b` up; the push left its checks
         // and mark to this path.
         unsafe {
-            crate::tcache::check_and_mark(b.cast(), tc.free_mark, |b, d| {
+            crate::tcache::check_and_mark(b.cast(), tc.mark(), |b, d| {
                 self.suspect_double_free(b, d, "double free detected")
             })
         };

@@ -171,6 +171,19 @@ impl ThreadCache {
         }
     }
 
+    /// The free mark the fast paths compare and write: with
+    /// [`mitigations::RANDOM_FREE_MARK`] the copy in `free_mark` (a
+    /// thread-local load), else the fixed mark, a constant the compiler
+    /// keeps in a register.
+    #[inline(always)]
+    pub(crate) fn mark(&self) -> usize {
+        if mitigations::RANDOM_FREE_MARK {
+            self.free_mark
+        } else {
+            crate::block::FIXED_MARK
+        }
+    }
+
     /// Owner id of this cache (0 until first use).
     pub fn id(&self) -> usize {
         self.id
@@ -205,7 +218,7 @@ impl ThreadCache {
         // `Bin`), a free block of ours whose first word was set by `mark_free`.
         let b = unsafe {
             let b = *t;
-            crate::block::take_marked(b, self.free_mark);
+            crate::block::take_marked(b, self.mark());
             b
         };
         #[cfg(feature = "stats")]
@@ -279,7 +292,7 @@ impl ThreadCache {
             return true;
         }
         // SAFETY: caller contract.
-        unsafe { check_and_mark(p, self.free_mark, suspect) };
+        unsafe { check_and_mark(p, self.mark(), suspect) };
         // SAFETY: n + 1 < t <= the array's capacity: `t` is in it.
         unsafe { *t = p.cast() };
         false
