@@ -464,7 +464,7 @@ struct Job<'a> {
 /// mimalloc after glibc than after jemalloc (jemalloc's 130 MiB exit changes
 /// what the kernel hands out next), and 0.9x for hakmem.
 fn williams_order(n: usize, row: usize) -> Vec<usize> {
-    let period = if n % 2 == 0 { n } else { 2 * n };
+    let period = if n.is_multiple_of(2) { n } else { 2 * n };
     let row = row % period.max(1);
     // 0, 1, n-1, 2, n-2, ...: the differences between neighbours are all
     // distinct mod n, so shifting the row by r gives every ordered pair once.
@@ -675,8 +675,8 @@ mod tests {
 
     #[test]
     fn every_entrant_follows_every_other_equally_often() {
-        for n in 1..=7 {
-            let period = if n % 2 == 0 { n } else { 2 * n };
+        for n in 1..=7usize {
+            let period = if n.is_multiple_of(2) { n } else { 2 * n };
             let mut first = vec![0; n];
             let mut after = vec![vec![0; n]; n];
             for row in 0..period {
