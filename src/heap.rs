@@ -20,7 +20,7 @@ use crate::options::Options;
 use crate::platform::PageSource;
 use crate::pool::Pool;
 use crate::size_class::{class_of, class_size, NUM_CLASSES};
-use crate::slab::{Block, ListTag, Slab};
+use crate::slab::{Block, ListTag, Slab, ORPHANED};
 use crate::sync::unmodeled::{AtomicPtr as UnmodeledPtr, Ordering as UOrd};
 use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::tcache::store::{self, cap_for};
@@ -48,9 +48,19 @@ pub(crate) const ZERO_CARVE_MIN: usize = 1024;
 
 #[path = "heap_reclaim.rs"]
 mod reclaim;
+use reclaim::Abandoned;
 #[cfg(any(feature = "loom", feature = "shuttle"))]
 pub use reclaim::ReclaimVariant;
-use reclaim::{ownerless, Abandoned};
+
+/// Where [`Heap::return_blocks`] sends a block: its slab is the caller's
+/// (or just taken over), abandoned (freed in place under the lock), or
+/// another thread's (its remote list).
+#[derive(Clone, Copy)]
+enum Dest {
+    Local,
+    Abandoned,
+    Remote,
+}
 
 /// Every heap lock, held across a `fork`; dropping it unlocks them all.
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
@@ -74,6 +84,11 @@ pub struct Heap<P: PageSource> {
     /// Model builds: the orphan protocol or a negative control of it.
     #[cfg(any(feature = "loom", feature = "shuttle"))]
     reclaim_variant: ReclaimVariant,
+    /// Model builds: frees into an abandoned slab that found it adopted
+    /// once they held the lock (and went remotely). Unmodeled: a count
+    /// the models read at the end, for their coverage.
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    in_place_lost: std::sync::atomic::AtomicUsize,
     /// Bytes of each thread cache's magazine storage (see `tcache::store`).
     mag_bytes: usize,
     /// Storage mappings of exited caches, each owned by whoever swaps it
@@ -166,6 +181,8 @@ impl<P: PageSource> Heap<P> {
             tcache_bytes: opts.tcache_bytes,
             #[cfg(any(feature = "loom", feature = "shuttle"))]
             reclaim_variant: ReclaimVariant::Real,
+            #[cfg(any(feature = "loom", feature = "shuttle"))]
+            in_place_lost: std::sync::atomic::AtomicUsize::new(0),
             mag_bytes: store::bytes_for(NUM_CLASSES, |c| bin_limit(c, drain_interval)),
             spare_stores: core::array::from_fn(|_| UnmodeledPtr::new(core::ptr::null_mut())),
             #[cfg(feature = "stats")]
@@ -177,6 +194,14 @@ impl<P: PageSource> Heap<P> {
     #[cfg(any(feature = "loom", feature = "shuttle"))]
     pub fn set_reclaim_variant(&mut self, v: ReclaimVariant) {
         self.reclaim_variant = v;
+    }
+
+    /// Model builds: how many frees into an abandoned slab found it adopted
+    /// once they held the abandoned lock (they went to its new owner
+    /// remotely).
+    #[cfg(any(feature = "loom", feature = "shuttle"))]
+    pub fn in_place_lost(&self) -> usize {
+        self.in_place_lost.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The shared pool.
@@ -897,61 +922,118 @@ impl<P: PageSource> Heap<P> {
         let mut batch: Option<(&Slab, *mut Block, *mut Block)> = None;
         let mut foreign = 0;
         // The slab of the previous block: consecutive blocks mostly share a
-        // slab, so most skip the page-map lookup. Its owner cannot change
-        // under us to or from `tc`, so whether it is ours is cached too (a
-        // claim in `push_remote` happens once `last` has moved on).
-        let mut last: Option<(usize, &Slab, bool)> = None;
+        // slab, so most skip the page-map lookup. Whether it is ours is
+        // cached too: its owner cannot change under us to or from `tc` (a
+        // claim in `push_remote` happens once `last` has moved on). An
+        // abandoned slab is checked again under the lock at each free.
+        let mut last: Option<(usize, &Slab, Dest)> = None;
+        // Blocks `arr[lo..=hi]` of one abandoned slab, to free in place.
+        let mut run: Option<(&Slab, usize, usize)> = None;
         for i in (0..n).rev() {
             // SAFETY: caller contract: `arr[..n]` are blocks off a bin; the
             // array is in the cache's storage, which stays mapped.
             let b = unsafe { *arr.add(i) };
             let key = b as usize >> crate::config::SLAB_SHIFT;
-            let (s, local) = match last {
-                Some((k, s, local)) if k == key => (s, local),
+            let (s, dest) = match last {
+                Some((k, s, dest)) if k == key => (s, dest),
                 _ => {
                     let Some((m, slot)) = self.pool.lookup(b.cast()) else {
                         crate::out::fatal("free of a pointer not allocated by hakmem", b.cast());
                     };
                     let s = self.pool.slab(m, slot);
                     let owner = s.owner();
-                    // A block for an abandoned or orphaned slab: take the
-                    // slab over, so its last free releases it (see
-                    // `heap_reclaim`).
-                    let local = owner == tc.id || (ownerless(owner) && self.claim(tc, s));
-                    last = Some((key, s, local));
-                    (s, local)
+                    // A block for an orphaned slab: take the slab over, so
+                    // its last free releases it; one for an abandoned slab
+                    // is freed in place (see `heap_reclaim`).
+                    let dest = if owner == tc.id || (owner == ORPHANED && self.claim_orphan(tc, s, false)) {
+                        Dest::Local
+                    } else if owner == 0 {
+                        Dest::Abandoned
+                    } else {
+                        Dest::Remote
+                    };
+                    last = Some((key, s, dest));
+                    (s, dest)
                 }
             };
-            if local {
-                if self.return_local(tc, s, b) {
-                    // Released to the pool: no block of it is left anywhere.
-                    last = None;
+            match dest {
+                Dest::Local => {
+                    if self.return_local(tc, s, b) {
+                        // Released to the pool: no block of it is left anywhere.
+                        last = None;
+                    }
+                    continue;
                 }
-            } else {
-                foreign += 1;
-                batch = match batch {
-                    Some((bs, h, t)) if core::ptr::eq(bs, s) => {
-                        // SAFETY: `b` is ours to link into the pending chain.
-                        unsafe { block::set_next(b, h) };
-                        Some((bs, b, t))
-                    }
-                    other => {
-                        if let Some((bs, h, t)) = other {
-                            // SAFETY: h..t is a chain of free blocks of slab bs.
-                            unsafe { self.push_remote(tc, bs, h, t) };
+                Dest::Abandoned => {
+                    // Consecutive blocks of one abandoned slab are freed
+                    // under one hold of the lock.
+                    run = match run {
+                        Some((rs, lo, hi)) if core::ptr::eq(rs, s) && lo == i + 1 => Some((rs, i, hi)),
+                        other => {
+                            if let Some((rs, lo, hi)) = other {
+                                // SAFETY: arr[lo..=hi] are blocks of rs off the bin.
+                                foreign += unsafe { self.free_run(tc, rs, arr, lo, hi) };
+                            }
+                            Some((s, i, i))
                         }
-                        // SAFETY: as above.
-                        unsafe { block::set_next(b, core::ptr::null_mut()) };
-                        Some((s, b, b))
-                    }
-                };
+                    };
+                    continue;
+                }
+                Dest::Remote => {}
             }
+            foreign += 1;
+            batch = match batch {
+                Some((bs, h, t)) if core::ptr::eq(bs, s) => {
+                    // SAFETY: `b` is ours to link into the pending chain.
+                    unsafe { block::set_next(b, h) };
+                    Some((bs, b, t))
+                }
+                other => {
+                    if let Some((bs, h, t)) = other {
+                        // SAFETY: h..t is a chain of free blocks of slab bs.
+                        unsafe { self.push_remote(tc, bs, h, t) };
+                    }
+                    // SAFETY: as above.
+                    unsafe { block::set_next(b, core::ptr::null_mut()) };
+                    Some((s, b, b))
+                }
+            };
+        }
+        if let Some((rs, lo, hi)) = run {
+            // SAFETY: arr[lo..=hi] are blocks of rs off the bin.
+            foreign += unsafe { self.free_run(tc, rs, arr, lo, hi) };
         }
         if let Some((bs, h, t)) = batch {
             // SAFETY: h..t is a chain of free blocks of slab bs.
             unsafe { self.push_remote(tc, bs, h, t) };
         }
         foreign
+    }
+
+    /// Free `arr[lo..=hi]`, blocks of slab `s` that read as abandoned, in
+    /// place ([`Heap::free_abandoned`]); if a thread adopted the slab
+    /// meanwhile, push them onto its remote list instead. Returns how many
+    /// went remotely.
+    ///
+    /// # Safety
+    /// `arr[lo..=hi]` are blocks of `s` taken off one of `tc`'s bins.
+    unsafe fn free_run(&self, tc: &mut ThreadCache, s: &Slab, arr: *const *mut Block, lo: usize, hi: usize) -> usize {
+        // SAFETY: caller contract: the entries lie in the bin's array.
+        let blocks = unsafe { core::slice::from_raw_parts(arr.add(lo), hi - lo + 1) };
+        // SAFETY: caller contract.
+        if unsafe { self.free_abandoned(s, blocks) }.is_some() {
+            return 0;
+        }
+        let mut h: *mut Block = core::ptr::null_mut();
+        for &b in blocks {
+            // SAFETY: blocks given up by the caller; linked into our chain.
+            unsafe { block::set_next(b, h) };
+            h = b;
+        }
+        // SAFETY: h ..= blocks[0] is a chain of free blocks of `s` (the
+        // first one linked ends it).
+        unsafe { self.push_remote(tc, s, h, blocks[0]) };
+        blocks.len()
     }
 
     /// Return block `b` to slab `s`, which `tc` owns. True when that emptied

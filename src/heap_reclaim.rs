@@ -23,11 +23,15 @@
 //!
 //! * **adopt**: a thread whose class `c` needs a slab takes an abandoned one
 //!   before asking the pool (refill);
-//! * **claim**: a thread that frees a block into an abandoned slab takes the
-//!   slab over (it becomes the owner, the free becomes a local one), so the
-//!   free of its last block releases it to the pool at once, without waiting
-//!   for a refill of its class (mimalloc reclaims abandoned pages on free the
-//!   same way);
+//! * **free in place**: a thread that frees a block into an abandoned slab
+//!   puts it on the slab's free list under the abandoned lock, and the free
+//!   of its last block releases the slab to the pool at once, without
+//!   waiting for a refill of its class. The slab stays on its list, so a
+//!   refill can still adopt it. (It used to be claimed: the freeing thread
+//!   became its owner. A thread that only frees, like a main thread taking
+//!   back what its short-lived workers made, then held such slabs partly
+//!   used where no worker could adopt them, and the workers mapped new
+//!   ones: the thread-churn case's RSS growth);
 //! * **sweep**: `trim` (and a cache flush) collects every abandoned slab's
 //!   remote frees and releases those whose blocks have all come back.
 //!
@@ -64,13 +68,11 @@ pub enum ReclaimVariant {
     /// The claim checks the bit with one load and clears it with a plain
     /// store (symptom: a slab owned twice).
     CheckThenStore,
-}
-
-/// Whether owner id `o` means nobody owns the slab now (abandoned on a list,
-/// orphaned, or released): a free into it tries [`Heap::claim`].
-#[inline(always)]
-pub(super) fn ownerless(o: usize) -> bool {
-    o == 0 || o == ORPHANED
+    /// A free into an abandoned slab trusts the owner id it read before
+    /// taking the abandoned lock and frees in place without looking again
+    /// (symptom: the slab's owner-only state touched by the thread that
+    /// adopted it meanwhile and by the freeing thread, a slab owned twice).
+    UncheckedInPlace,
 }
 
 /// Per-class doubly linked lists of abandoned slabs (through the slabs'
@@ -185,7 +187,7 @@ impl<P: PageSource> Heap<P> {
     /// slab is released if that was all of them, else it goes on `tc`'s full
     /// list (`partial`: to the partial list). True if `tc` owns it now (or
     /// released it).
-    fn claim_orphan(&self, tc: &mut ThreadCache, s: &Slab, partial: bool) -> bool {
+    pub(super) fn claim_orphan(&self, tc: &mut ThreadCache, s: &Slab, partial: bool) -> bool {
         #[cfg(any(feature = "loom", feature = "shuttle"))]
         let got = match self.reclaim_variant {
             ReclaimVariant::CheckThenStore => s.remote.claim_orphan_check_then_store(),
@@ -234,36 +236,56 @@ impl<P: PageSource> Heap<P> {
         }
     }
 
-    /// A block is being freed into `s`, whose owner read as 0 or orphaned:
-    /// take the slab over for `tc`, onto its full list (the caller's local
-    /// free then moves it to the partial list, or releases it if that was
-    /// its last block). False if another thread took it first (the caller
-    /// frees remotely).
-    pub(super) fn claim(&self, tc: &mut ThreadCache, s: &Slab) -> bool {
-        if s.owner() == ORPHANED {
-            return self.claim_orphan(tc, s, false);
-        }
+    /// Blocks are being freed into `s`, whose owner read as 0 (abandoned):
+    /// if it still is (owner 0 under the abandoned lock), put them on its
+    /// free list there, under one hold of the lock, leaving the slab on its
+    /// list for a refill to adopt; release it if they were its last blocks.
+    /// `Some(released)`; `None` if a thread adopted it first (the caller
+    /// frees them remotely).
+    ///
+    /// # Safety
+    /// `blocks` are blocks of `s` that were handed out and that the caller
+    /// gives up (the checks of [`Slab::free_local`] abort on a double free).
+    pub(super) unsafe fn free_abandoned(&self, s: &Slab, blocks: &[*mut Block]) -> Option<bool> {
         let mut ab = lock(&self.abandoned);
-        if s.owner() != 0 {
-            return false;
+        #[cfg(any(feature = "loom", feature = "shuttle"))]
+        let recheck = self.reclaim_variant != ReclaimVariant::UncheckedInPlace;
+        #[cfg(not(any(feature = "loom", feature = "shuttle")))]
+        let recheck = true;
+        if recheck && s.owner() != 0 {
+            #[cfg(any(feature = "loom", feature = "shuttle"))]
+            self.in_place_lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return None;
         }
         // SAFETY: owner 0 under the lock: `s` is abandoned (it holds the
-        // block being freed, so it is not released) and the lock guards it.
-        let (list, c) = unsafe { s.local(|l| (l.list, l.class as usize)) };
-        if list != ListTag::Abandoned {
-            crate::out::fatal("free of a block in a slab that is not in use", s as *const Slab as *const u8);
+        // blocks being freed, so it is not released) and the lock holder
+        // owns its local state; `blocks` per the caller contract.
+        let (c, used) = unsafe {
+            let (list, c) = s.local(|l| (l.list, l.class as usize));
+            if recheck && list != ListTag::Abandoned {
+                crate::out::fatal("free of a block in a slab that is not in use", s as *const Slab as *const u8);
+            }
+            let mut used = 0;
+            for &b in blocks {
+                used = s.free_local(b);
+            }
+            if used != 0 && !s.remote.is_empty() {
+                s.collect_remote();
+                used = s.local(|l| l.used);
+            }
+            (c, used)
+        };
+        if used != 0 {
+            return Some(false);
         }
         // SAFETY: lock holder; on list c.
         unsafe { ab.unlink(s, c) };
-        s.set_owner(tc.id);
         drop(ab);
         self.abandoned_n.fetch_sub(1, Ordering::Relaxed);
-        // SAFETY: now owned by tc, on no list.
-        unsafe {
-            s.collect_remote();
-            full_push(&mut tc.slabs[c], s);
-        }
-        true
+        // SAFETY: unlisted, no live block, and nobody else can reach it (a
+        // free into it would need a live block; adopt needs it listed).
+        unsafe { self.release_slab(s) };
+        Some(true)
     }
 
     /// Collect the remote frees of every abandoned slab and release those

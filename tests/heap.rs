@@ -444,6 +444,54 @@ fn an_abandoned_slab_is_released_by_whoever_frees_its_last_block() {
     assert_eq!(h.pool().stats().live_superslabs, 0);
 }
 
+/// A thread that frees a block into an abandoned slab, and only frees, puts
+/// it back in place: the slab stays abandoned, and the next thread that
+/// needs that class adopts it instead of taking a new slab from the pool.
+/// (When the freeing thread took the slab over, a main thread that frees
+/// what its short-lived workers hand it held their slabs partly used where
+/// no worker could adopt them: thread churn's RSS growth 1.44x glibc's.)
+#[test]
+fn a_thread_that_only_frees_leaves_an_abandoned_slab_adoptable() {
+    let h = heap(2048, 16);
+    let l = Layout::from_size_align(1000, 8).unwrap();
+    let slab = |p: *mut u8| p as usize >> hakmem_alloc::config::SLAB_SHIFT;
+    let mut t1 = ThreadCache::new();
+    let blocks: Vec<_> = (0..8).map(|_| unsafe { h.alloc(&mut t1, l) }).collect();
+    assert!(blocks.iter().all(|&p| slab(p) == slab(blocks[0])));
+    unsafe { h.thread_exit(&mut t1) };
+    assert_eq!(h.abandoned_slabs(), 1);
+    // Another thread frees one of them and stays alive.
+    let mut t2 = ThreadCache::new();
+    // SAFETY: a live block of `l`, freed once.
+    unsafe { h.dealloc(&mut t2, blocks[0], l) };
+    assert_eq!(h.abandoned_slabs(), 1, "the freeing thread took the abandoned slab over");
+    // A third thread needs the class: it adopts the slab.
+    let acquired = |h: &Heap<MockPages>| {
+        let s = h.pool().stats();
+        s.stage1 + s.stage2 + s.stage3
+    };
+    let before = acquired(&h);
+    let mut t3 = ThreadCache::new();
+    let p = unsafe { h.alloc(&mut t3, l) };
+    assert_eq!(acquired(&h), before, "a new slab was taken from the pool");
+    assert_eq!(slab(p), slab(blocks[0]), "the block does not come from the abandoned slab");
+    assert_eq!(h.abandoned_slabs(), 0);
+    // The freed block is back on the slab: the adopter can hand it out.
+    let mut more = vec![p];
+    more.extend((0..64).map(|_| unsafe { h.alloc(&mut t3, l) }));
+    assert!(more.contains(&blocks[0]), "the block freed in place was lost");
+    // SAFETY: live blocks of `l`, each freed once.
+    unsafe {
+        for q in more.into_iter().chain(blocks[1..].iter().copied()) {
+            h.dealloc(&mut t3, q, l);
+        }
+        h.thread_exit(&mut t2);
+        h.thread_exit(&mut t3);
+    }
+    assert_eq!(h.abandoned_slabs(), 0);
+    assert_eq!(h.pool().stats().live_superslabs, 0);
+}
+
 /// One owner fills 3000 blocks (about 48 slabs) and stays alive without
 /// allocating again; another thread frees them all. With exhausted slabs
 /// orphaned, the frees take the slabs over and release them: only the

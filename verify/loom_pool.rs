@@ -16,6 +16,10 @@
 //! * Model 6, `purge_empty`: `trim`'s purge of EMPTY slabs in live
 //!   SuperSlabs racing a Stage 1 acquire of the same slab; with a negative
 //!   control (purge without taking the slot).
+//! * Model 7, `free_abandoned`: a free into an abandoned slab (in place,
+//!   under the abandoned lock) racing its adoption by a refill; with a
+//!   negative control (a free that does not look at the owner again under
+//!   the lock).
 //!
 //! Models 1 and 2 also run as negative controls with the seed's two broken
 //! Stage 1 variants and must fail. Every model asserts, per execution: no
@@ -641,6 +645,98 @@ fn loom_purge_empty() {
 fn loom_purge_empty_catches_unowned_purge() {
     expect_caught("purge_empty/Unowned", Symptom::PurgedOwned, Some(3), || {
         purge_empty(PurgeVariant::Unowned, &Coverage::default())
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Model 7: a free into an abandoned slab racing its adoption.
+// ---------------------------------------------------------------------------
+
+/// O allocates `p` and `q` from one slab and exits: the slab is abandoned
+/// with both live. Then, concurrently:
+/// * R frees `p` and stays alive (its empty bin sends the block home at
+///   once): it reads the owner id, and if it reads 0 it takes the abandoned
+///   lock and, if the slab is still abandoned, puts `p` on its free list in
+///   place; if the slab was adopted meanwhile, `p` goes to its new owner's
+///   remote list;
+/// * A allocates a block: its refill adopts the abandoned slab (which holds
+///   `p` again if R came first).
+///
+/// At the join nothing may be lost or handed out twice: A gets `p` back
+/// exactly when R's in-place free came first. Then everything is freed and
+/// must retire. loom checks that the slab's owner-only state is never
+/// touched by A (its owner) and R (holding the lock) without
+/// synchronisation.
+fn free_abandoned(variant: ReclaimVariant, cov: &Coverage) {
+    let opts = opts().with_drain_interval(2);
+    let mut heap = Heap::with_options(MockPages::new(), opts);
+    heap.set_reclaim_variant(variant);
+    let w = Arc::new(HeapWorld { heap, live: Mutex::new(HashSet::new()) });
+    let mut tco = ThreadCache::new();
+    let p = w.alloc(&mut tco, 1);
+    let q = w.alloc(&mut tco, 2);
+    unsafe { w.heap.thread_exit(&mut tco) };
+    assert_eq!(w.heap.abandoned_slabs(), 1, "model setup: O's slab not abandoned");
+
+    let wr = w.clone();
+    let r = spawn(move || {
+        let mut tc = ThreadCache::new();
+        wr.free(&mut tc, p, 1);
+        tc
+    });
+    let wa = w.clone();
+    let a = spawn(move || {
+        let mut tc = ThreadCache::new();
+        let x = wa.alloc(&mut tc, 3);
+        (tc, x)
+    });
+    let mut tcr = r.join().unwrap();
+    let (mut tca, x) = a.join().unwrap();
+
+    assert_eq!(w.heap.abandoned_slabs(), 0, "model invariant: A's refill did not adopt the abandoned slab");
+    let lost = w.heap.in_place_lost();
+    cover(cov, format!("A got p back: {}, in-place free found the slab adopted: {}", x.0 == p.0, lost));
+    if lost == 1 {
+        assert_ne!(x.0, p.0, "model invariant: p handed out by A although R's free went remotely");
+    }
+
+    w.free(&mut tca, x, 3);
+    w.free(&mut tca, q, 2);
+    unsafe {
+        w.heap.thread_exit(&mut tcr);
+        w.heap.thread_exit(&mut tca);
+    }
+    assert!(w.live.lock().unwrap().is_empty());
+    assert_heap_retired(&w.heap);
+}
+
+#[test]
+fn loom_free_abandoned() {
+    let cov = Coverage::default();
+    let c = cov.clone();
+    run("free_abandoned", Some(3), move || free_abandoned(ReclaimVariant::Real, &c));
+    assert_covered(
+        &cov,
+        &[
+            // R freed p in place before A adopted the slab: A's refill took it.
+            "A got p back: true, in-place free found the slab adopted: 0",
+            // A adopted first; R read the owner as A's and freed remotely.
+            "A got p back: false, in-place free found the slab adopted: 0",
+            // R read owner 0, A adopted before R took the lock: R's recheck
+            // under the lock sent p to A remotely.
+            "A got p back: false, in-place free found the slab adopted: 1",
+        ],
+    );
+}
+
+/// A free that trusts the owner id it read before taking the lock frees in
+/// place into a slab A has adopted meanwhile: both touch its owner-only
+/// state.
+#[test]
+#[should_panic(expected = "caught slab owned twice")]
+fn loom_free_abandoned_catches_unchecked_in_place() {
+    expect_caught("free_abandoned/UncheckedInPlace", Symptom::SlabOwnedTwice, Some(3), || {
+        free_abandoned(ReclaimVariant::UncheckedInPlace, &Coverage::default())
     });
 }
 
