@@ -130,9 +130,13 @@ fn free_sized_too_large() {
     aborts_with("free_sized_too_large", &["free_sized with a size larger than the block"]);
 }
 
+/// A stack address. With the stack's random placement, `buf + 16` is
+/// page-aligned about once in 256 runs; the pointer is then checked as a
+/// large block, and the large manager's header check rejects it with its
+/// own message (as in `invalid_free_no_header`).
 #[test]
 fn invalid_free_stack() {
-    aborts_with("invalid_free_stack", &["invalid free"]);
+    aborts_with("invalid_free_stack", &["invalid free", "free of a pointer that is not an allocation"]);
 }
 
 #[test]
