@@ -205,31 +205,82 @@ fn huge_page_advice_for_zeroed_blocks_by_default() {
 /// The zeroed floor alone: in a heap far below `HAKMEM_THP_AFTER_MB`, a
 /// SuperSlab mapped for zeroed 1 KiB blocks gets the advice once `floor`
 /// slabs have gone to them, not before; plain allocations never count.
+/// Past the floor, a zeroed slab is not taken from the UNUSED slots of a
+/// SuperSlab on 4 KiB pages (a huge-page one is mapped instead); plain
+/// slabs still are.
 #[test]
 fn huge_page_advice_for_zeroed_blocks_past_the_zeroed_floor() {
     use hakmem_alloc::size_class::class_of_size;
     let big = class_of_size(1024);
     let floor = (hakmem_alloc::pool::ZEROED_FLOOR / SLAB_SIZE as u64) as usize;
+    assert!(floor > 1 && floor < SLOTS);
     let p = Pool::new(MockPages::new(), Options::DEFAULT.with_huge_pages_after(64 * SUPERSLAB_SIZE));
-    // 31 plain slabs and one zeroed: the SuperSlab is mapped by a plain
-    // acquisition, then a second one for the 2nd zeroed slab, below the floor.
+    let in_ss = |a: &hakmem_alloc::pool::Acquired, ss: usize| a.base as usize & !(SUPERSLAB_SIZE - 1) == ss;
+    // 32 plain slabs and one zeroed: the SuperSlab is mapped by a plain
+    // acquisition, then a second one for the 1st zeroed slab, below the floor.
     let mut held: Vec<_> = (0..SLOTS).map(|_| p.acquire(big).unwrap()).collect();
     held.push(p.acquire_for(big, true).unwrap());
     assert_eq!(held.last().unwrap().stage, Stage::Map);
+    let second = held.last().unwrap().base as usize;
     assert_eq!(p.pages().hinted_bytes(), 0, "mapped below the zeroed floor: 4 KiB pages");
-    // Up to the floor, inside that SuperSlab; then fill it with plain slabs.
-    held.extend((1..floor).map(|_| p.acquire_for(big, true).unwrap()));
-    held.extend((floor..SLOTS).map(|_| p.acquire(big).unwrap()));
+    // Below the floor, inside that SuperSlab.
+    held.extend((1..floor - 1).map(|_| p.acquire_for(big, true).unwrap()));
+    assert!(held[SLOTS..].iter().all(|a| in_ss(a, second)));
     assert_eq!(held.iter().filter(|a| a.stage == Stage::Map).count(), 2);
     assert_eq!(p.pages().hinted_bytes(), 0);
-    // A plain acquisition maps the third: no advice.
-    held.push(p.acquire(big).unwrap());
-    assert_eq!(p.pages().hinted_bytes(), 0, "plain allocations never get the zeroed advice");
-    held.extend((1..SLOTS).map(|_| p.acquire(big).unwrap()));
-    // Past the floor, a zeroed acquisition maps the fourth: advised.
-    held.push(p.acquire_for(big, true).unwrap());
-    assert_eq!(held.iter().filter(|a| a.stage == Stage::Map).count(), 4);
+    // The one that reaches the floor maps the third SuperSlab, advised,
+    // although the second still has UNUSED slots.
+    let z = p.acquire_for(big, true).unwrap();
+    assert_eq!(z.stage, Stage::Map, "past the zeroed floor, no 4 KiB slot for zeroed blocks");
     assert_eq!(p.pages().hinted_bytes(), SUPERSLAB_SIZE, "past the zeroed floor");
+    let third = z.base as usize;
+    held.push(z);
+    // Plain acquisitions fill the third, then take the second's UNUSED slots.
+    held.extend((1..SLOTS).map(|_| p.acquire(big).unwrap()));
+    assert!(held.iter().rev().take(SLOTS - 1).all(|a| in_ss(a, third)));
+    let plain = p.acquire(big).unwrap();
+    assert_eq!(plain.stage, Stage::Claim);
+    assert!(in_ss(&plain, second), "plain slabs still claim the 4 KiB SuperSlab's UNUSED slots");
+    held.push(plain);
+    held.extend((floor..SLOTS).map(|_| p.acquire(big).unwrap()));
+    assert!(held.iter().rev().take(SLOTS - floor + 1).all(|a| in_ss(a, second)));
+    // Every SuperSlab full: a plain acquisition maps the fourth, no advice.
+    held.push(p.acquire(big).unwrap());
+    assert_eq!(held.iter().filter(|a| a.stage == Stage::Map).count(), 4);
+    assert_eq!(p.pages().hinted_bytes(), SUPERSLAB_SIZE, "plain allocations never get the zeroed advice");
+}
+
+/// Past the zeroed floor, a retained SuperSlab on 4 KiB pages that a
+/// zeroed request takes is advised then (so the next zeroed request
+/// claims its UNUSED slots rather than skipping it too).
+#[test]
+fn a_retained_superslab_taken_past_the_zeroed_floor_is_advised() {
+    use hakmem_alloc::size_class::class_of_size;
+    let big = class_of_size(1024);
+    let floor = (hakmem_alloc::pool::ZEROED_FLOOR / SLAB_SIZE as u64) as usize;
+    let p = Pool::new(
+        MockPages::new(),
+        Options::DEFAULT.with_huge_pages_after(64 * SUPERSLAB_SIZE).with_retain_bytes(16 << 20),
+    );
+    // Below the floor: a first SuperSlab on 4 KiB pages, filled.
+    let mut held: Vec<_> = (1..floor).map(|_| p.acquire_for(big, true).unwrap()).collect();
+    held.extend((floor - 1..SLOTS).map(|_| p.acquire(big).unwrap()));
+    // A second one on 4 KiB pages, mapped by a plain slab and retained.
+    let y = p.acquire(big).unwrap();
+    assert_eq!(y.stage, Stage::Map);
+    // SAFETY: the only slot of its SuperSlab, given back once: it retires.
+    unsafe { p.release(y.meta, y.slot, big) };
+    assert_eq!(p.pages().hinted_bytes(), 0);
+    // The zeroed request that reaches the floor takes it, advised.
+    let z = p.acquire_for(big, true).unwrap();
+    assert_eq!(z.base, y.base, "the retained SuperSlab is reused");
+    assert!(p.advised_huge_pages(z.base), "advised when taken past the zeroed floor");
+    assert_eq!(p.pages().hinted_bytes(), SUPERSLAB_SIZE);
+    // The next zeroed request claims one of its UNUSED slots.
+    let z2 = p.acquire_for(big, true).unwrap();
+    assert_eq!(z2.stage, Stage::Claim);
+    assert_eq!(z2.base as usize & !(SUPERSLAB_SIZE - 1), z.base as usize & !(SUPERSLAB_SIZE - 1));
+    held.extend([z, z2]);
 }
 
 /// A SuperSlab keeps its huge-page mark while retained: reused through the
