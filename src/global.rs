@@ -27,17 +27,24 @@ use core::mem::MaybeUninit;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HakMem;
 
+/// All zero bytes, so the static lands in `.bss`: its pages are the kernel's
+/// zero pages until written (see `init_heap`).
 struct LazyHeap {
     state: AtomicU8,
     heap: UnsafeCell<MaybeUninit<Heap<OsPages>>>,
-    /// Options from [`HakMem::configure`], the base the environment overrides.
-    config: UnsafeCell<Options>,
 }
 
+/// Options from [`HakMem::configure`], the base the environment overrides;
+/// guarded by [`HEAP`]'s `state` (only the thread that moved it from
+/// UNINIT to BUSY touches it). Apart from the heap, whose static would
+/// otherwise leave `.bss`.
+struct Config(UnsafeCell<Options>);
+
 // SAFETY: the heap is written once before `state` becomes READY (Release) and
-// only read after observing READY (Acquire); Heap itself is Sync. `config` is
-// only touched by the thread that moved `state` from UNINIT to BUSY.
+// only read after observing READY (Acquire); Heap itself is Sync.
 unsafe impl Sync for LazyHeap {}
+// SAFETY: see `Config`: one thread at a time, serialised by `HEAP.state`.
+unsafe impl Sync for Config {}
 
 const UNINIT: u8 = 0;
 const BUSY: u8 = 1;
@@ -45,9 +52,12 @@ const READY: u8 = 2;
 
 static HEAP: LazyHeap = LazyHeap {
     state: AtomicU8::new(UNINIT),
-    heap: UnsafeCell::new(MaybeUninit::uninit()),
-    config: UnsafeCell::new(Options::DEFAULT),
+    // Zeroed, not uninit: `init_heap` builds the heap in place and leaves
+    // the page map's zero bytes (an empty map) as they are.
+    heap: UnsafeCell::new(MaybeUninit::zeroed()),
 };
+
+static CONFIG: Config = Config(UnsafeCell::new(Options::DEFAULT));
 
 /// The process-wide heap behind [`HakMem`].
 #[inline]
@@ -67,12 +77,17 @@ fn init_heap() {
             Ok(_) => {
                 crate::platform::check_page_size();
                 // SAFETY: BUSY gives this thread exclusive access to `config`.
-                let opts = HEAP.config.with(|c| unsafe { *c }).with_env();
-                let h = Heap::with_options(OsPages, opts);
-                let stats_at_exit = h.pool().options().stats_at_exit;
+                let opts = CONFIG.0.with(|c| unsafe { *c }).with_env();
+                // In place: a heap by value would pass its 70 KiB through the
+                // stack and write every page of the static (the page map's
+                // top level is 64 KiB, nearly all of it never used).
                 // SAFETY: BUSY gives this thread exclusive access; nobody reads
-                // the cell before READY.
-                HEAP.heap.with_mut(|p| unsafe { (*p).write(h) });
+                // the cell before READY. The cell holds no heap yet and is
+                // zeroed (its initialiser), the page map included.
+                HEAP.heap.with_mut(|p| unsafe { Heap::init_at((*p).as_mut_ptr(), OsPages, opts, true) });
+                // SAFETY: initialised just above; still exclusive.
+                let stats_at_exit =
+                    HEAP.heap.with(|p| unsafe { (*p).assume_init_ref() }).pool().options().stats_at_exit;
                 HEAP.state.store(READY, Ordering::Release);
                 #[cfg(unix)]
                 crate::fork::install();
@@ -461,7 +476,7 @@ impl HakMem {
             match HEAP.state.compare_exchange(UNINIT, BUSY, Ordering::Acquire, Ordering::Acquire) {
                 Ok(_) => {
                     // SAFETY: BUSY gives this thread exclusive access to `config`.
-                    HEAP.config.with_mut(|c| unsafe { *c = opts });
+                    CONFIG.0.with_mut(|c| unsafe { *c = opts });
                     HEAP.state.store(UNINIT, Ordering::Release);
                     return Ok(());
                 }

@@ -26,6 +26,8 @@ use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::tcache::store::{self, cap_for};
 use crate::tcache::{ClassSlabs, ThreadCache};
 use core::alloc::Layout;
+use core::mem::MaybeUninit;
+use core::ptr::addr_of_mut;
 use core::ptr::null;
 
 /// How many full slabs a refill inspects for remote frees before asking the pool.
@@ -168,26 +170,66 @@ impl<P: PageSource> Heap<P> {
 
     /// A heap with explicit options.
     pub fn with_options(pages: P, opts: Options) -> Self {
+        let mut heap = MaybeUninit::<Self>::uninit();
+        // SAFETY: `init_at` writes every field of the heap at `heap` (its
+        // pool's page map too, not being told it is zeroed).
+        unsafe {
+            Self::init_at(heap.as_mut_ptr(), pages, opts, false);
+            heap.assume_init()
+        }
+    }
+
+    /// Build a heap at `dst`, field by field (see [`Pool::init_at`]: the
+    /// global heap, in a zeroed static, so leaves its page map untouched).
+    ///
+    /// # Safety
+    /// As [`Pool::init_at`], for a `Heap<P>` at `dst` and its pool's page map.
+    pub(crate) unsafe fn init_at(dst: *mut Self, pages: P, opts: Options, pagemap_zeroed: bool) {
         block::init();
         let drain_interval = opts.drain_interval.max(2);
-        Heap {
-            pool: Pool::new(pages, opts),
-            large: Large::new(),
-            abandoned: Mutex::new(Abandoned::new()),
-            abandoned_n: AtomicUsize::new(0),
-            orphaned_n: AtomicUsize::new(0),
-            next_id: AtomicUsize::new(1),
-            drain_interval,
-            tcache_bytes: opts.tcache_bytes,
+        // SAFETY: caller contract: every write below is to a field of `dst`,
+        // valid for writes; none reads or drops what was there.
+        unsafe {
+            Pool::init_at(addr_of_mut!((*dst).pool), pages, opts, pagemap_zeroed);
+            addr_of_mut!((*dst).large).write(Large::new());
+            addr_of_mut!((*dst).abandoned).write(Mutex::new(Abandoned::new()));
+            addr_of_mut!((*dst).abandoned_n).write(AtomicUsize::new(0));
+            addr_of_mut!((*dst).orphaned_n).write(AtomicUsize::new(0));
+            addr_of_mut!((*dst).next_id).write(AtomicUsize::new(1));
+            addr_of_mut!((*dst).drain_interval).write(drain_interval);
+            addr_of_mut!((*dst).tcache_bytes).write(opts.tcache_bytes);
             #[cfg(any(feature = "loom", feature = "shuttle"))]
-            reclaim_variant: ReclaimVariant::Real,
-            #[cfg(any(feature = "loom", feature = "shuttle"))]
-            in_place_lost: std::sync::atomic::AtomicUsize::new(0),
-            mag_bytes: store::bytes_for(NUM_CLASSES, |c| bin_limit(c, drain_interval)),
-            spare_stores: core::array::from_fn(|_| UnmodeledPtr::new(core::ptr::null_mut())),
+            {
+                addr_of_mut!((*dst).reclaim_variant).write(ReclaimVariant::Real);
+                addr_of_mut!((*dst).in_place_lost).write(std::sync::atomic::AtomicUsize::new(0));
+            }
+            addr_of_mut!((*dst).mag_bytes).write(store::bytes_for(NUM_CLASSES, |c| bin_limit(c, drain_interval)));
+            addr_of_mut!((*dst).spare_stores).write(core::array::from_fn(|_| UnmodeledPtr::new(core::ptr::null_mut())));
             #[cfg(feature = "stats")]
-            counters: crate::stats::Counters::new(),
+            addr_of_mut!((*dst).counters).write(crate::stats::Counters::new());
         }
+        // The pattern names every field (no `..`): a field added to `Heap`
+        // fails to compile here until `init_at` writes it.
+        let _every_field_written = |h: &Self| {
+            let Heap {
+                pool: _,
+                large: _,
+                abandoned: _,
+                abandoned_n: _,
+                orphaned_n: _,
+                next_id: _,
+                drain_interval: _,
+                tcache_bytes: _,
+                #[cfg(any(feature = "loom", feature = "shuttle"))]
+                    reclaim_variant: _,
+                #[cfg(any(feature = "loom", feature = "shuttle"))]
+                    in_place_lost: _,
+                mag_bytes: _,
+                spare_stores: _,
+                #[cfg(feature = "stats")]
+                    counters: _,
+            } = h;
+        };
     }
 
     /// Model builds: run the orphan protocol's negative control `v`.

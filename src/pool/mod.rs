@@ -49,6 +49,8 @@ pub use freelist::Node;
 pub use meta::{SharedSSMeta, SlotState};
 
 use crate::arena::Arena;
+use core::mem::MaybeUninit;
+use core::ptr::addr_of_mut;
 use crate::config::{SLAB_SIZE, SLOTS, SUPERSLAB_SIZE};
 use crate::options::Options;
 use crate::pagemap::PageMap;
@@ -242,32 +244,81 @@ const FIRST_RECORDS: u32 = 16;
 impl<P: PageSource> Pool<P> {
     /// A pool with no SuperSlabs yet.
     pub fn new(pages: P, opts: Options) -> Self {
-        Self {
-            pages,
-            metas: Arena::new(FIRST_RECORDS),
-            nodes: Arena::new(FIRST_RECORDS * 8),
-            freelists: core::array::from_fn(|_| IndexStack::new()),
-            spare_nodes: IndexStack::new(),
-            fresh: AtomicU32::new(0),
-            backend: Mutex::new(Backend::new()),
-            purge_at: AtomicU64::new(u64::MAX),
-            pagemap: PageMap::new(),
-            counters: Counters {
+        let mut pool = MaybeUninit::<Self>::uninit();
+        // SAFETY: `init_at` writes every field of the pool at `pool` (its
+        // page map too, not being told it is zeroed).
+        unsafe {
+            Self::init_at(pool.as_mut_ptr(), pages, opts, false);
+            pool.assume_init()
+        }
+    }
+
+    /// Build a pool with no SuperSlabs at `dst`, field by field, so that
+    /// nothing as big as the pool passes through the stack. With
+    /// `pagemap_zeroed` the page map's 64 KiB top level is left as it is
+    /// (zero bytes are an empty map in builds without the model checkers):
+    /// the global heap lives in a zeroed static, whose pages the page map
+    /// then touches only where it gets entries.
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of a `Pool<P>` and holds no live pool
+    /// (nothing there is dropped). With `pagemap_zeroed`, the bytes of its
+    /// `pagemap` field are all zero, and this is not a model build.
+    pub(crate) unsafe fn init_at(dst: *mut Self, pages: P, opts: Options, pagemap_zeroed: bool) {
+        debug_assert!(!(pagemap_zeroed && cfg!(any(feature = "loom", feature = "shuttle"))));
+        // SAFETY: caller contract: every write below is to a field of `dst`,
+        // valid for writes; none reads or drops what was there.
+        unsafe {
+            addr_of_mut!((*dst).pages).write(pages);
+            addr_of_mut!((*dst).metas).write(Arena::new(FIRST_RECORDS));
+            addr_of_mut!((*dst).nodes).write(Arena::new(FIRST_RECORDS * 8));
+            addr_of_mut!((*dst).freelists).write(core::array::from_fn(|_| IndexStack::new()));
+            addr_of_mut!((*dst).spare_nodes).write(IndexStack::new());
+            addr_of_mut!((*dst).fresh).write(AtomicU32::new(0));
+            addr_of_mut!((*dst).backend).write(Mutex::new(Backend::new()));
+            addr_of_mut!((*dst).purge_at).write(AtomicU64::new(u64::MAX));
+            if !pagemap_zeroed {
+                addr_of_mut!((*dst).pagemap).write(PageMap::new());
+            }
+            addr_of_mut!((*dst).counters).write(Counters {
                 stage: core::array::from_fn(|_| AtomicU64::new(0)),
                 stale: AtomicU64::new(0),
                 retired: AtomicU64::new(0),
                 mapped: AtomicU64::new(0),
                 live: AtomicU64::new(0),
                 zeroed: AtomicU64::new(0),
-            },
-            opts,
+            });
+            addr_of_mut!((*dst).opts).write(opts);
             #[cfg(any(feature = "loom", feature = "shuttle"))]
-            variant: Stage1Variant::Validated,
-            #[cfg(any(feature = "loom", feature = "shuttle"))]
-            stage2_variant: Stage2Variant::Claimed,
-            #[cfg(any(feature = "loom", feature = "shuttle"))]
-            purge_variant: PurgeVariant::Owned,
+            {
+                addr_of_mut!((*dst).variant).write(Stage1Variant::Validated);
+                addr_of_mut!((*dst).stage2_variant).write(Stage2Variant::Claimed);
+                addr_of_mut!((*dst).purge_variant).write(PurgeVariant::Owned);
+            }
         }
+        // The pattern names every field (no `..`): a field added to `Pool`
+        // fails to compile here until `init_at` writes it.
+        let _every_field_written = |p: &Self| {
+            let Pool {
+                pages: _,
+                metas: _,
+                nodes: _,
+                freelists: _,
+                spare_nodes: _,
+                fresh: _,
+                backend: _,
+                purge_at: _,
+                pagemap: _,
+                counters: _,
+                opts: _,
+                #[cfg(any(feature = "loom", feature = "shuttle"))]
+                    variant: _,
+                #[cfg(any(feature = "loom", feature = "shuttle"))]
+                    stage2_variant: _,
+                #[cfg(any(feature = "loom", feature = "shuttle"))]
+                    purge_variant: _,
+            } = p;
+        };
     }
 
     /// Select how EMPTY slabs are taken for a purge (model builds only;
