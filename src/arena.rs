@@ -11,7 +11,18 @@ use crate::platform::PageSource;
 use crate::sync::{AtomicPtr, AtomicU32, Ordering};
 
 /// A record type that can be built in place in fresh chunk memory.
-pub trait Record {
+///
+/// # Safety
+/// If [`FRESH_IS_ZERO`](Record::FRESH_IS_ZERO) is true, all-zero bytes must
+/// be a valid `Self` that behaves exactly as [`fresh`](Record::fresh)'s value.
+pub unsafe trait Record {
+    /// All-zero bytes are a fresh record: a new chunk (zeroed by its
+    /// [`PageSource`]) is left as it is, and each record's pages are touched
+    /// only when the record is first used. A process that uses one SuperSlab
+    /// then has one record resident, not the first chunk's sixteen (68 KiB).
+    /// False where atomics are not plain integers (the loom and shuttle
+    /// models).
+    const FRESH_IS_ZERO: bool = false;
     /// A fresh record.
     fn fresh() -> Self;
 }
@@ -98,10 +109,14 @@ impl<T: Record> Arena<T> {
             if chunk.is_null() {
                 return None;
             }
-            for r in 0..(self.first as usize) << k {
-                // SAFETY: `r` indexes inside the fresh mapping sized for these
-                // records; the mapping is page aligned, which satisfies T's alignment.
-                unsafe { chunk.add(r).write(T::fresh()) };
+            // With FRESH_IS_ZERO the mapping's zero bytes are fresh records
+            // already (the `Record` contract, and `PageSource` maps zeroed).
+            if !T::FRESH_IS_ZERO {
+                for r in 0..(self.first as usize) << k {
+                    // SAFETY: `r` indexes inside the fresh mapping sized for these
+                    // records; the mapping is page aligned, which satisfies T's alignment.
+                    unsafe { chunk.add(r).write(T::fresh()) };
+                }
             }
             self.dir[k].store(chunk, Ordering::Release);
         }
@@ -140,10 +155,37 @@ mod tests {
     use crate::platform::MockPages;
 
     struct R(AtomicU32);
-    impl Record for R {
+    // SAFETY: FRESH_IS_ZERO is false.
+    unsafe impl Record for R {
         fn fresh() -> Self {
             R(AtomicU32::new(7))
         }
+    }
+
+    struct Z(AtomicU32);
+    // SAFETY: a zero AtomicU32 is a valid value, the one `fresh` makes.
+    unsafe impl Record for Z {
+        const FRESH_IS_ZERO: bool = true;
+        fn fresh() -> Self {
+            Z(AtomicU32::new(0))
+        }
+    }
+
+    #[test]
+    fn zero_fresh_records_are_left_as_mapped() {
+        let pages = MockPages::new();
+        let mut a = Arena::<Z>::new(4);
+        for _ in 0..100 {
+            let i = a.grow(&pages).unwrap();
+            assert_eq!(a.get(i).0.load(Ordering::Relaxed), 0);
+            a.get(i).0.store(i + 1, Ordering::Relaxed);
+        }
+        for i in 0..a.len() {
+            assert_eq!(a.get(i).0.load(Ordering::Relaxed), i + 1);
+        }
+        // SAFETY: nothing uses `a` afterwards.
+        unsafe { a.destroy(&pages) };
+        assert_eq!(pages.mapped_bytes(), 0);
     }
 
     #[test]

@@ -45,10 +45,12 @@ pub(crate) fn on_block_boundary(p: *const u8, c: usize) -> bool {
 /// cache has this id (ids count up from 1).
 pub(crate) const ORPHANED: usize = usize::MAX;
 
-/// Which owner-side list a slab is on.
+/// Which owner-side list a slab is on. `#[repr(u8)]` with `None` = 0, so
+/// that a zeroed [`Slab`] reads `None` (see [`Slab::new`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum ListTag {
-    None,
+    None = 0,
     Current,
     Partial,
     Full,
@@ -86,8 +88,9 @@ struct LocalLine(UnsafeCell<SlabLocal>);
 #[repr(C, align(64))]
 pub struct Slab {
     owner: AtomicUsize,
-    /// The slab's size class, readable by any thread (the `secure` build's
-    /// dealloc check); set when the slab is acquired.
+    /// The slab's size class plus one, readable by any thread (the `secure`
+    /// build's dealloc check, the page-map lookup); set when the slab is
+    /// acquired, 0 before (so that a zeroed `Slab` reads unset).
     class: AtomicU32,
     pub(crate) remote: RemoteList,
     local: LocalLine,
@@ -101,10 +104,16 @@ unsafe impl Sync for Slab {}
 unsafe impl Send for Slab {}
 
 impl Slab {
+    /// A slab that was never acquired. Every field is zero (null, false,
+    /// [`ListTag::None`]): outside the loom and shuttle models, whose atomics
+    /// are not plain integers, zeroed memory is such a slab, which lets the
+    /// registry leave fresh records untouched (see
+    /// [`crate::arena::Record::FRESH_IS_ZERO`]); a test in `src/pool/meta.rs`
+    /// checks it.
     pub(crate) fn new() -> Self {
         Slab {
             owner: AtomicUsize::new(0),
-            class: AtomicU32::new(u32::MAX),
+            class: AtomicU32::new(0),
             remote: RemoteList::new(),
             local: LocalLine(UnsafeCell::new(SlabLocal {
                 free: core::ptr::null_mut(),
@@ -130,10 +139,11 @@ impl Slab {
         self.owner.load(Ordering::Relaxed)
     }
 
-    /// The size class of the blocks the slab was last set up for (any thread).
+    /// The size class of the blocks the slab was last set up for (any
+    /// thread); `u32::MAX` (not a class) if it was never set up.
     #[inline]
     pub(crate) fn class(&self) -> usize {
-        self.class.load(Ordering::Relaxed) as usize
+        self.class.load(Ordering::Relaxed).wrapping_sub(1) as usize
     }
 
     /// Whether blocks wait on this slab's remote list while it is orphaned
@@ -186,7 +196,7 @@ impl Slab {
             })
         };
         debug_assert!(self.remote.is_empty(), "hakmem: acquired slab has pending remote frees");
-        self.class.store(class as u32, Ordering::Relaxed);
+        self.class.store(class as u32 + 1, Ordering::Relaxed);
         self.set_owner(owner);
     }
 

@@ -3,7 +3,8 @@
 //! resident only where SuperSlabs are registered, and nothing heap-sized
 //! passes through the stack (a heap built by value and moved into the
 //! static cost a process about 180 KiB: the whole static plus two copies on
-//! the main thread's stack). Its own test binary, so the heap starts here.
+//! the main thread's stack). Likewise the pool registry's records, which
+//! are resident only once used. Its own test binary, so the heap starts here.
 #![cfg(all(target_os = "linux", not(any(feature = "loom", feature = "shuttle"))))]
 
 use hakmem_alloc::{global_heap, Heap, OsPages, ThreadCache};
@@ -41,4 +42,30 @@ fn starting_the_global_heap_leaves_most_of_its_static_untouched() {
     assert!(len >= 64 << 10, "the heap is {len} bytes: the page map's top level is no longer inline");
     let (pages, resident) = resident_pages(h as *const Heap<OsPages> as usize, len);
     assert!(resident <= 4, "{resident} of the global heap's {pages} whole pages are resident after it started");
+}
+
+#[test]
+fn the_pool_registry_is_resident_only_where_records_are_used() {
+    let h = global_heap();
+    let mut tc = ThreadCache::new();
+    let l = Layout::from_size_align(64, 8).unwrap();
+    // SAFETY: as above.
+    unsafe {
+        let p = h.alloc(&mut tc, l);
+        assert!(!p.is_null());
+        h.dealloc(&mut tc, p, l);
+        h.thread_exit(&mut tc);
+    }
+    // The registry's first chunk holds 16 records (a page-aligned mapping
+    // starting at record 0): one SuperSlab is in use, so one record is.
+    let first = h.pool().meta(0) as *const _ as usize;
+    let size = core::mem::size_of_val(h.pool().meta(0));
+    assert!(size > PAGE, "a record is {size} bytes");
+    let (pages, resident) = resident_pages(first, 8 * size);
+    assert!(pages >= 8);
+    assert!(
+        resident <= 3,
+        "{resident} of the first 8 records' {pages} whole pages are resident with {} record(s) in use",
+        h.pool().records()
+    );
 }

@@ -17,7 +17,10 @@ pub struct Node {
     next: AtomicU32,
 }
 
-impl Record for Node {
+// SAFETY: outside the models (see FRESH_IS_ZERO) a zero `AtomicU64` and
+// `AtomicU32` are plain zero integers, the values `fresh` writes.
+unsafe impl Record for Node {
+    const FRESH_IS_ZERO: bool = crate::sync::ATOMICS_ARE_PLAIN;
     fn fresh() -> Self {
         Node { entry: AtomicU64::new(0), next: AtomicU32::new(0) }
     }

@@ -47,7 +47,12 @@ pub struct SharedSSMeta {
     pub(crate) slabs: [Slab; SLOTS],
 }
 
-impl Record for SharedSSMeta {
+// SAFETY: outside the models (see FRESH_IS_ZERO) every field `fresh` writes
+// is zero: the word (generation 0, not live, no slot active), the flags, the
+// null base, and each `Slab::new` (see there); atomics are plain integers.
+// The test below checks a zeroed record reads as a fresh one.
+unsafe impl Record for SharedSSMeta {
+    const FRESH_IS_ZERO: bool = crate::sync::ATOMICS_ARE_PLAIN;
     fn fresh() -> Self {
         SharedSSMeta {
             word: AtomicU64::new(SlotWord::new(Generation::ZERO, false, 0).0),
@@ -98,5 +103,64 @@ impl SharedSSMeta {
     #[inline]
     pub fn slab(&self, slot: u32) -> &Slab {
         &self.slabs[slot as usize]
+    }
+}
+
+#[cfg(all(test, not(any(feature = "loom", feature = "shuttle"))))]
+mod tests {
+    use super::*;
+    use crate::slab::SlabLocal;
+
+    /// Every field of a slab's owner-only state, as integers.
+    fn local(s: &Slab) -> [usize; 13] {
+        // SAFETY: the record is this test's own; nothing else touches it.
+        unsafe {
+            s.local(|l: &mut SlabLocal| {
+                let SlabLocal { free, bump, end, used, zero_tail, populated, bsize, class, list, prev, next, meta, slot } = *l;
+                [
+                    free as usize,
+                    bump as usize,
+                    end as usize,
+                    used as usize,
+                    zero_tail as usize,
+                    populated as usize,
+                    bsize as usize,
+                    class as usize,
+                    list as u8 as usize,
+                    prev as usize,
+                    next as usize,
+                    meta as usize,
+                    slot as usize,
+                ]
+            })
+        }
+    }
+
+    #[test]
+    fn a_zeroed_record_reads_as_a_fresh_one() {
+        const { assert!(<SharedSSMeta as Record>::FRESH_IS_ZERO) };
+        let fresh = SharedSSMeta::fresh();
+        let zeroed = core::mem::MaybeUninit::<SharedSSMeta>::zeroed();
+        // SAFETY: what this test checks: all-zero bytes are a valid record
+        // (atomics, raw pointers, bools, integers and a `repr(u8)` enum whose
+        // zero is a variant).
+        let zeroed = unsafe { zeroed.assume_init() };
+        let SharedSSMeta { word, touched, ss, next_free, zeroed: z, dense, slabs } = &zeroed;
+        assert_eq!(word.load(Ordering::Relaxed), fresh.word.load(Ordering::Relaxed));
+        assert_eq!(touched.load(Ordering::Relaxed), fresh.touched.load(Ordering::Relaxed));
+        assert_eq!(ss.load(Ordering::Relaxed), fresh.ss.load(Ordering::Relaxed));
+        assert_eq!(next_free.load(Ordering::Relaxed), fresh.next_free.load(Ordering::Relaxed));
+        assert_eq!(z.load(Ordering::Relaxed), fresh.zeroed.load(Ordering::Relaxed));
+        assert_eq!(dense.load(Ordering::Relaxed), fresh.dense.load(Ordering::Relaxed));
+        assert!(!zeroed.is_live());
+        for (slot, s) in slabs.iter().enumerate() {
+            let f = fresh.slab(slot as u32);
+            assert_eq!(zeroed.slot_state(slot as u32), SlotState::Unused);
+            assert_eq!(s.owner(), f.owner());
+            assert_eq!(s.class(), f.class());
+            assert_eq!(s.class(), u32::MAX as usize, "an unset slab's class is not a class");
+            assert!(s.remote.is_empty() && f.remote.is_empty());
+            assert_eq!(local(s), local(f));
+        }
     }
 }

@@ -53,6 +53,11 @@ mod imp {
 
 pub use imp::*;
 
+/// The atomics above are plain integers (in memory, all-zero bytes are a
+/// zero atomic or a null `AtomicPtr`): true except in the model builds,
+/// whose atomics carry the model's bookkeeping.
+pub const ATOMICS_ARE_PLAIN: bool = !cfg!(any(feature = "loom", feature = "shuttle"));
+
 mod cell;
 mod spin;
 pub use cell::UnsafeCell;
