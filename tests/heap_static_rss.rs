@@ -24,10 +24,10 @@ fn resident_pages(start: usize, len: usize) -> (usize, usize) {
     (pages, v.iter().filter(|&&b| b & 1 != 0).count())
 }
 
-#[test]
-fn starting_the_global_heap_leaves_most_of_its_static_untouched() {
+/// The global heap, used a little: one block allocated, written and freed
+/// through a cache of this thread's, so one SuperSlab is registered.
+fn used_global_heap() -> &'static Heap<OsPages> {
     let h = global_heap();
-    // Use it a little: a SuperSlab gets registered in the page map.
     let mut tc = ThreadCache::new();
     let l = Layout::from_size_align(64, 8).unwrap();
     // SAFETY: `tc` is used only with the global heap; the block is freed once.
@@ -38,6 +38,12 @@ fn starting_the_global_heap_leaves_most_of_its_static_untouched() {
         h.dealloc(&mut tc, p, l);
         h.thread_exit(&mut tc);
     }
+    h
+}
+
+#[test]
+fn starting_the_global_heap_leaves_most_of_its_static_untouched() {
+    let h = used_global_heap();
     let len = core::mem::size_of::<Heap<OsPages>>();
     assert!(len >= 64 << 10, "the heap is {len} bytes: the page map's top level is no longer inline");
     let (pages, resident) = resident_pages(h as *const Heap<OsPages> as usize, len);
@@ -46,16 +52,7 @@ fn starting_the_global_heap_leaves_most_of_its_static_untouched() {
 
 #[test]
 fn the_pool_registry_is_resident_only_where_records_are_used() {
-    let h = global_heap();
-    let mut tc = ThreadCache::new();
-    let l = Layout::from_size_align(64, 8).unwrap();
-    // SAFETY: as above.
-    unsafe {
-        let p = h.alloc(&mut tc, l);
-        assert!(!p.is_null());
-        h.dealloc(&mut tc, p, l);
-        h.thread_exit(&mut tc);
-    }
+    let h = used_global_heap();
     // The registry's first chunk holds 16 records (a page-aligned mapping
     // starting at record 0): one SuperSlab is in use, so one record is.
     let first = h.pool().meta(0) as *const _ as usize;
