@@ -19,7 +19,7 @@ pub unsafe trait Record {
     /// All-zero bytes are a fresh record: a new chunk (zeroed by its
     /// [`PageSource`]) is left as it is, and each record's pages are touched
     /// only when the record is first used. A process that uses one SuperSlab
-    /// then has one record resident, not the first chunk's sixteen (68 KiB).
+    /// then has one record resident, not the first chunk's sixteen (96 KiB).
     /// False where atomics are not plain integers (the loom and shuttle
     /// models).
     const FRESH_IS_ZERO: bool = false;
