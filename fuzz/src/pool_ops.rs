@@ -225,6 +225,11 @@ struct Live {
     base: *mut u8,
 }
 
+/// The class `Pool::purge_empty_slabs` pushes a purged slab's entry on
+/// when the slab's header names no class (as in this model, which never
+/// writes one).
+const PURGE_CLASS: usize = 0;
+
 struct Model {
     pool: Pool<MockPages>,
     retain_bytes: usize,
@@ -588,12 +593,22 @@ impl Model {
                 // SuperSlabs and releases each with a fresh freelist entry
                 // (its old one may still be listed): the lists are no longer
                 // predicted entry by entry once it purged any.
+                // Each purged slab's fresh entry goes on top of the class
+                // list its header names: this pool-level model never sets a
+                // header, so class 0 (`PURGE_CLASS`), in the pool's order.
+                // The model lists them there too, so that a later Stage 1
+                // pop of one of them is matched to that copy, not to an
+                // older copy of the same entry further down (matching the
+                // older one dropped every entry in between from the model,
+                // a forged entry among them, which the pool then served).
                 if self.pool.purge_empty_slabs() > 0 {
                     self.exact = false;
                     for (i, r) in self.recs.iter().enumerate() {
                         for slot in 0..SLOTS as u32 {
                             if r.live && r.active & (1 << slot) == 0 && r.touched & (1 << slot) != 0 {
-                                self.purged.push(Entry { index: i as u32, slot, gen: Generation::new(r.gen) });
+                                let e = Entry { index: i as u32, slot, gen: Generation::new(r.gen) };
+                                self.purged.push(e);
+                                self.free[PURGE_CLASS].push(e);
                             }
                         }
                     }
