@@ -28,6 +28,16 @@
 //! `SECURE`; each one's measured cost is in the README ("Misuse and
 //! hardening").
 
+/// The fast paths check the free mark: a `free` aborts on a block that holds
+/// it already (a double free), an allocation on a cached block that lost it
+/// (a write after free). Always on; the one way to turn it off is
+/// `RUSTFLAGS="--cfg hakmem_unchecked_marks"`, which exists to measure what
+/// the two checks cost (both stores stay, so the slow paths still see the
+/// marks they expect): `benches/README.md`, "What the default's checks
+/// cost". A build made that way detects neither misuse at once: never
+/// ship one.
+pub const CHECK_MARKS: bool = !cfg!(hakmem_unchecked_marks);
+
 /// The `secure` feature is on.
 pub const SECURE: bool = cfg!(feature = "secure");
 

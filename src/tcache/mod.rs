@@ -218,7 +218,11 @@ impl ThreadCache {
         // `Bin`), a free block of ours whose first word was set by `mark_free`.
         let b = unsafe {
             let b = *t;
-            crate::block::take_marked(b, self.mark());
+            if mitigations::CHECK_MARKS {
+                crate::block::take_marked(b, self.mark());
+            } else {
+                crate::block::clear(b);
+            }
             b
         };
         #[cfg(feature = "stats")]
@@ -292,7 +296,13 @@ impl ThreadCache {
             return true;
         }
         // SAFETY: caller contract.
-        unsafe { check_and_mark(p, self.mark(), suspect) };
+        unsafe {
+            if mitigations::CHECK_MARKS {
+                check_and_mark(p, self.mark(), suspect);
+            } else {
+                crate::block::mark_free_with(p.cast(), self.mark());
+            }
+        }
         // SAFETY: n + 1 < t <= the array's capacity: `t` is in it.
         unsafe { *t = p.cast() };
         false
